@@ -1,0 +1,81 @@
+// Task group: run a task, read a task's metadata. The task allow-list is checked before
+// the control plane is asked anything.
+import { Type } from "typebox";
+import { inputsFromJson, taskMetadata } from "../src/controlplane/interface.ts";
+import { runUrl } from "../src/controlplane/console.ts";
+import { forbidden } from "../src/errors.ts";
+import { type App, route } from "../src/gateway.ts";
+import type { TaskRef } from "../src/allowlist.ts";
+
+const TaskParams = Type.Object({
+  domain: Type.String({ minLength: 1, description: "Domain of the task, e.g. development" }),
+  project: Type.String({ minLength: 1, description: "Project of the task" }),
+  name: Type.String({ minLength: 1, description: "Task name" }),
+});
+const VersionQuery = Type.Object({
+  version: Type.Optional(Type.String({ minLength: 1, description: "Task version; latest when omitted" })),
+});
+const errorRef = { $ref: "Error#" };
+
+export default async function taskRoutes(app: App) {
+  const { controlPlane, allowTask } = app.gateway;
+
+  const checkAllowed = (task: TaskRef) => {
+    if (!allowTask(task)) throw forbidden(`Task ${task.domain}/${task.project}/${task.name} is not in the allowlist`, "task_not_allowed");
+  };
+
+  route(app, "run_task", {
+    schema: {
+      description:
+        "Runs a task with the JSON body as its inputs (missing inputs take the task's defaults). " +
+        "The run is created in the gateway's project and domain; the path selects the task.",
+      params: TaskParams,
+      querystring: VersionQuery,
+      body: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "Task inputs by name", examples: [{ x: 3, msg: "hello" }] })),
+      response: {
+        200: Type.Object({ url: Type.String(), name: Type.String() }),
+        404: errorRef,
+        422: errorRef,
+      },
+    },
+    handler: async (request) => {
+      const { domain, project, name } = request.params;
+      checkAllowed({ domain, project, name });
+      const task = await controlPlane.getTask(request.credentials, { domain, project, name, version: request.query.version }, { cached: true });
+      const inputs = inputsFromJson(task.spec, request.body ?? {});
+      const run = await controlPlane.createRun(request.credentials, task, inputs);
+      const { project: runProject, domain: runDomain } = controlPlane.settings;
+      return { url: runUrl(app.gateway.consoleBase, runDomain, runProject, run), name: run };
+    },
+  });
+
+  route(app, "get_task", {
+    schema: {
+      description: "Metadata of a task: type, required and defaulted inputs, cache settings, secrets.",
+      params: TaskParams,
+      querystring: VersionQuery,
+      response: {
+        200: Type.Object({
+          name: Type.String(),
+          version: Type.String(),
+          task_type: Type.String(),
+          required_args: Type.Array(Type.String()),
+          default_input_args: Type.Array(Type.String()),
+          cache: Type.Object({
+            behavior: Type.String(),
+            version_override: Type.Union([Type.String(), Type.Null()]),
+            serialize: Type.Boolean(),
+          }),
+          secrets: Type.Array(Type.String()),
+        }),
+        404: errorRef,
+      },
+    },
+    handler: async (request) => {
+      const { domain, project, name } = request.params;
+      checkAllowed({ domain, project, name });
+      const task = await controlPlane.getTask(request.credentials, { domain, project, name, version: request.query.version });
+      return taskMetadata(task);
+    },
+  });
+}

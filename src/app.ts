@@ -1,0 +1,109 @@
+// createFlyteWebhookApp: the gateway as a Fastify instance. It wires the one error
+// handler, request ids, OpenAPI + /docs, and the route plugin of each group; routes of
+// endpoints that are not enabled are never registered, so they are neither served nor
+// documented.
+import { randomUUID } from "node:crypto";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { fastify, type FastifyBaseLogger, type FastifyServerOptions } from "fastify";
+import coreRoutes from "../routes/core.ts";
+import runRoutes from "../routes/run.ts";
+import taskRoutes from "../routes/task.ts";
+import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
+import { ControlPlane } from "./controlplane/client.ts";
+import { consoleBase } from "./controlplane/console.ts";
+import { ENDPOINT_GROUPS, ENDPOINTS, GROUP_DESCRIPTIONS, resolveEnabledEndpoints } from "./endpoints.ts";
+import { ErrorBody, installErrorHandling } from "./errors.ts";
+import type { App, Gateway } from "./gateway.ts";
+import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
+
+/** Request ids we accept from callers: short, printable, no separators that break logs. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Never let a credential reach a log line, whatever a serializer includes. */
+export const REDACT = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "req.headers[\"x-api-key\"]",
+  "res.headers[\"set-cookie\"]",
+  "headers.authorization",
+  "headers.cookie",
+];
+
+function loggerOption(logger: FlyteWebhookOptions["logger"]): Pick<FastifyServerOptions, "logger" | "loggerInstance"> {
+  if (logger === undefined || logger === true) return { logger: { level: process.env.LOG_LEVEL ?? "info", redact: REDACT } };
+  if (logger === false) return { logger: false };
+  if (typeof (logger as FastifyBaseLogger).child === "function") return { loggerInstance: logger as FastifyBaseLogger };
+  return { logger: { redact: REDACT, ...(logger as object) } };
+}
+
+export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
+  const name = options.name ?? DEFAULTS.name;
+  // Throws on both lists set or unknown names, before anything is started.
+  const enabled = resolveEnabledEndpoints({ endpointGroups: options.endpointGroups, endpoints: options.endpoints });
+  const cp = options.controlPlane;
+  const controlPlane = new ControlPlane({
+    endpoint: cp.endpoint,
+    protocol: cp.protocol ?? DEFAULTS.protocol,
+    org: cp.org ?? DEFAULTS.org,
+    project: cp.project ?? DEFAULTS.project,
+    domain: cp.domain ?? DEFAULTS.domain,
+    deadlineMs: cp.deadlineMs ?? DEFAULTS.deadlineMs,
+  });
+
+  const app = fastify({
+    ...loggerOption(options.logger),
+    bodyLimit: options.bodyLimit ?? DEFAULTS.bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const gateway: Gateway = {
+    name,
+    controlPlane,
+    enabled,
+    allowTask: taskAllowlist(options.taskAllowlist),
+    allowApp: appAllowlist(options.appAllowlist),
+    allowTrigger: triggerAllowlist(options.triggerAllowlist),
+    consoleBase: consoleBase(options.consoleUrl, cp.endpoint),
+    abortReason: DEFAULTS.abortReason,
+  };
+  app.decorate("gateway", gateway);
+  app.decorateRequest("credentials", null as never);
+  app.addSchema(ErrorBody);
+  installErrorHandling(app);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.addHook("onClose", async () => controlPlane.close());
+
+  app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: options.title ?? `Flyte Webhook: ${name}`,
+        description: options.description ?? DEFAULTS.description,
+        version: options.version ?? DEFAULTS.version,
+      },
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "Flyte API key" } } },
+      tags: ENDPOINT_GROUPS.filter((group) => ENDPOINTS.some((e) => e.group === group && enabled.has(e.name))).map((group) => ({
+        name: group,
+        description: GROUP_DESCRIPTIONS[group],
+      })),
+    },
+    refResolver: { buildLocalReference: (json) => String(json.$id) },
+  });
+  app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { persistAuthorization: true } });
+  app.register(async (docs) => {
+    docs.get("/openapi.json", { schema: { hide: true } }, async () => docs.swagger());
+  });
+
+  app.register(coreRoutes);
+  app.register(taskRoutes);
+  app.register(runRoutes);
+  return app;
+}

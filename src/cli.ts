@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// flyte-webhook serve         gateway (+ the embedded control plane when FLYTE_ENDPOINT is unset)
+// flyte-webhook control-plane the embedded control plane alone, on FLYTE_LOCAL_ADDR
+import { dirname, join } from "node:path";
+import { pino } from "pino";
+import { createFlyteWebhookApp } from "./app.ts";
+import { ConfigError, configFromEnv, type LocalPlaneConfig } from "./config.ts";
+import { localApiKey } from "./local/auth.ts";
+import { CatalogError, readCatalogFile } from "./local/catalog.ts";
+import { type LocalControlPlane, startLocalControlPlane } from "./local/server.ts";
+
+const USAGE = "usage: flyte-webhook [serve | control-plane]\nSettings come from the environment; see README.md.";
+
+function fail(message: string): never {
+  process.stderr.write(`flyte-webhook: ${message}\n`);
+  process.exit(2);
+}
+
+async function startPlane(local: LocalPlaneConfig, org: string, project: string, domain: string, logLevel: string) {
+  const log = pino({ level: logLevel, name: "control-plane" });
+  let apiKeys = local.apiKeys;
+  let generated: string | undefined;
+  if (!apiKeys) {
+    const key = localApiKey(join(dirname(local.dbPath), "api-key"));
+    apiKeys = [{ token: key.token, subject: "local-user" }];
+    generated = key.token;
+  }
+  const catalog = readCatalogFile(local.catalogPath, { org, project, domain });
+  const plane = await startLocalControlPlane({ addr: local.addr, dbPath: local.dbPath, apiKeys, catalog, logger: log });
+  log.info({ url: plane.url, db: local.dbPath, catalog: local.catalogPath }, "embedded control plane listening");
+  return { plane, generated };
+}
+
+function printToken(token: string, gatewayUrl: string, keyFile: string) {
+  // Straight to the terminal, not through the logger: tokens never enter log lines.
+  process.stdout.write(
+    `\nflyte-webhook: local API key (kept in ${keyFile}):\n\n` +
+      `  export TOKEN=${token}\n` +
+      `  curl -H "Authorization: Bearer $TOKEN" ${gatewayUrl}/me\n\n`,
+  );
+}
+
+async function main() {
+  const command = process.argv[2] ?? "serve";
+  if (command === "-h" || command === "--help") {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (command !== "serve" && command !== "control-plane") fail(`unknown command "${command}"\n${USAGE}`);
+
+  let config;
+  try {
+    config = configFromEnv(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const { org = "", project = "flytesnacks", domain = "development" } = config.gateway.controlPlane;
+  const closers: Array<() => Promise<void>> = [];
+  let plane: LocalControlPlane | undefined;
+  let generated: string | undefined;
+
+  if (command === "control-plane" && !config.local) fail("control-plane: unset FLYTE_ENDPOINT to run the embedded control plane");
+  if (config.local) {
+    try {
+      ({ plane, generated } = await startPlane(config.local, org, project, domain, config.logLevel));
+    } catch (err) {
+      if (err instanceof CatalogError) fail(`FLYTE_LOCAL_CATALOG: ${err.message}`);
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`FLYTE_LOCAL_ADDR: ${config.local.addr} is already in use`);
+      throw err;
+    }
+    closers.push(() => plane!.close());
+  }
+
+  let gatewayUrl: string | undefined;
+  if (command === "serve") {
+    const app = createFlyteWebhookApp({
+      ...config.gateway,
+      controlPlane: { ...config.gateway.controlPlane, endpoint: config.gateway.controlPlane.endpoint || plane!.url },
+      logger: { level: config.logLevel },
+    });
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`PORT: ${config.host}:${config.port} is already in use`);
+      throw err;
+    }
+    closers.unshift(() => app.close());
+    const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host.includes(":") ? `[${config.host}]` : config.host;
+    gatewayUrl = `http://${host}:${config.port}`;
+  }
+  if (generated && config.local) printToken(generated, gatewayUrl ?? plane!.url, join(dirname(config.local.dbPath), "api-key"));
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const close of closers) await close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`flyte-webhook: failed to start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,164 @@
+// Environment → validated settings for `flyte-webhook serve`. A bad value stops the
+// process with a message naming the variable (exit 2), before anything listens.
+import { resolve } from "node:path";
+import type { Protocol } from "./controlplane/client.ts";
+import { EndpointFilterError, resolveEnabledEndpoints } from "./endpoints.ts";
+import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
+import { parseApiKeys } from "./local/auth.ts";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+  }
+}
+
+export interface LocalPlaneConfig {
+  addr: string;
+  dbPath: string;
+  /** Unset: a generated key kept in the data directory. */
+  apiKeys: Array<{ token: string; subject: string }> | undefined;
+  catalogPath: string;
+}
+
+export interface ServeConfig {
+  port: number;
+  host: string;
+  logLevel: string;
+  /** Gateway options; `controlPlane.endpoint` is empty when the embedded plane is used. */
+  gateway: FlyteWebhookOptions;
+  /** Set when FLYTE_ENDPOINT is not: the embedded control plane to start. */
+  local: LocalPlaneConfig | undefined;
+}
+
+type Env = Record<string, string | undefined>;
+
+const PROTOCOLS: readonly Protocol[] = ["connect", "grpc", "grpc-web"];
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function list(env: Env, key: string): string[] | undefined {
+  const value = env[key];
+  if (value === undefined || value.trim() === "") return undefined;
+  return value.split(",").map((item) => item.trim()).filter(Boolean);
+}
+
+function integer(env: Env, key: string, fallback: number, min: number, max: number): number {
+  const value = env[key];
+  if (value === undefined || value === "") return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function bool(env: Env, key: string): boolean {
+  const value = (env[key] ?? "").toLowerCase();
+  if (["", "0", "false", "no", "off"].includes(value)) return false;
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  throw new ConfigError(key, `expected true or false, got "${env[key]}"`);
+}
+
+/**
+ * The forms flyte-sdk accepts: `http(s)://host[:port]`, `dns:///host:port`, `host:port`.
+ * The last two are https unless insecure is set.
+ */
+export function normalizeEndpoint(value: string, insecure: boolean, setting = "FLYTE_ENDPOINT"): string {
+  const scheme = insecure ? "http" : "https";
+  const text = value.trim().replace(/^dns:\/\/\//, "");
+  const candidate = /^https?:\/\//i.test(text) ? text : `${scheme}://${text}`;
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    throw new ConfigError(setting, `expected http(s)://host[:port], dns:///host:port or host:port, got "${value}"`);
+  }
+  if (!url.hostname || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError(setting, `expected a plain URL with host and optional port, got "${value}"`);
+  }
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+function url(env: Env, key: string): string | undefined {
+  const value = env[key];
+  if (!value) return undefined;
+  try {
+    const parsed = new URL(value);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
+  } catch {
+    throw new ConfigError(key, `expected an http(s) URL, got "${value}"`);
+  }
+  return value;
+}
+
+export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
+  const endpointGroups = list(env, "FLYTE_WEBHOOK_ENDPOINT_GROUPS");
+  const endpoints = list(env, "FLYTE_WEBHOOK_ENDPOINTS");
+  if (endpointGroups && endpoints) {
+    throw new ConfigError("FLYTE_WEBHOOK_ENDPOINT_GROUPS", "cannot be set together with FLYTE_WEBHOOK_ENDPOINTS: use one or the other");
+  }
+  try {
+    resolveEnabledEndpoints({ endpointGroups, endpoints });
+  } catch (err) {
+    if (err instanceof EndpointFilterError) throw new ConfigError(endpoints ? "FLYTE_WEBHOOK_ENDPOINTS" : "FLYTE_WEBHOOK_ENDPOINT_GROUPS", err.message);
+    throw err;
+  }
+  const protocol = (env.FLYTE_PROTOCOL || DEFAULTS.protocol) as Protocol;
+  if (!PROTOCOLS.includes(protocol)) throw new ConfigError("FLYTE_PROTOCOL", `expected one of ${PROTOCOLS.join(", ")}, got "${protocol}"`);
+  const logLevel = env.LOG_LEVEL || "info";
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  const insecure = bool(env, "FLYTE_INSECURE");
+  const remote = env.FLYTE_ENDPOINT ? normalizeEndpoint(env.FLYTE_ENDPOINT, insecure) : undefined;
+
+  let local: LocalPlaneConfig | undefined;
+  if (!remote) {
+    const addr = env.FLYTE_LOCAL_ADDR || "127.0.0.1:8089";
+    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(addr) || Number(addr.split(":").pop()) > 65535) {
+      throw new ConfigError("FLYTE_LOCAL_ADDR", `expected host:port, got "${addr}"`);
+    }
+    let apiKeys: LocalPlaneConfig["apiKeys"];
+    if (env.FLYTE_LOCAL_API_KEYS) {
+      try {
+        apiKeys = parseApiKeys(env.FLYTE_LOCAL_API_KEYS);
+      } catch (err) {
+        // The message must not echo the value: it holds tokens.
+        throw new ConfigError("FLYTE_LOCAL_API_KEYS", (err as Error).message);
+      }
+      if (apiKeys.length === 0) throw new ConfigError("FLYTE_LOCAL_API_KEYS", "holds no token=subject entry");
+    }
+    local = {
+      addr,
+      dbPath: resolve(cwd, env.FLYTE_LOCAL_DB || ".flyte-webhook/flyte.db"),
+      apiKeys,
+      catalogPath: resolve(cwd, env.FLYTE_LOCAL_CATALOG || new URL("../examples/catalog.json", import.meta.url).pathname),
+    };
+  }
+
+  return {
+    port: integer(env, "PORT", 8080, 0, 65535),
+    host: env.HOST || "127.0.0.1",
+    logLevel,
+    local,
+    gateway: {
+      name: env.FLYTE_WEBHOOK_NAME || DEFAULTS.name,
+      title: env.FLYTE_WEBHOOK_TITLE || undefined,
+      description: env.FLYTE_WEBHOOK_DESCRIPTION || undefined,
+      endpointGroups,
+      endpoints,
+      taskAllowlist: list(env, "FLYTE_WEBHOOK_TASK_ALLOWLIST"),
+      appAllowlist: list(env, "FLYTE_WEBHOOK_APP_ALLOWLIST"),
+      triggerAllowlist: list(env, "FLYTE_WEBHOOK_TRIGGER_ALLOWLIST"),
+      consoleUrl: url(env, "FLYTE_CONSOLE_URL"),
+      controlPlane: {
+        endpoint: remote ?? "",
+        protocol,
+        org: env.FLYTE_ORG ?? DEFAULTS.org,
+        project: env.FLYTE_PROJECT || DEFAULTS.project,
+        domain: env.FLYTE_DOMAIN || DEFAULTS.domain,
+        deadlineMs: integer(env, "FLYTE_DEADLINE_MS", DEFAULTS.deadlineMs, 1, 600_000),
+      },
+    },
+  };
+}

@@ -1,0 +1,34 @@
+// The connector interface of the embedded control plane's executor: a task template's
+// `type` selects a connector, which turns a run's inputs into outputs or fails it.
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import type { Inputs, Outputs, TaskSpec } from "../controlplane/idl.ts";
+
+export interface ConnectorContext {
+  /** Run name, for log lines. */
+  runName: string;
+  task: TaskSpec;
+  inputs: Inputs;
+  /** Task configuration (`TaskTemplate.custom`). */
+  config: JsonObject;
+  /** Fires when the run is aborted; a connector must stop promptly when it does. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface Connector {
+  readonly type: string;
+  /**
+   * Whether a run that was in flight when the plane stopped may be started again. Only
+   * connectors without side effects outside the plane say yes; the others' runs fail.
+   */
+  readonly resumable: boolean;
+  /** Checks a task's configuration at deploy time; throws with a message naming the field. */
+  validateConfig?(config: JsonObject): void;
+  execute(ctx: ConnectorContext): Promise<Outputs>;
+}
+
+/** A failure the connector explains: its message becomes the run's error, as written. */
+export class TaskFailure extends Error {
+  override name = "TaskFailure";
+}

@@ -1,0 +1,120 @@
+// The catalog file of the embedded control plane: tasks (and, for later groups, apps and
+// triggers) declared in JSON with Python-style type strings, deployed at start. Loading
+// is idempotent: the same file twice leaves the same state.
+import { readFileSync } from "node:fs";
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import {
+  IdentifierSchema,
+  ResourceType,
+  type TaskIdentifier,
+  TaskIdentifierSchema,
+  type TaskSpec,
+  TaskSpecSchema,
+} from "../controlplane/idl.ts";
+import { LiteralError, parseTypeString, toLiteral } from "../controlplane/literals.ts";
+
+export class CatalogError extends Error {
+  override name = "CatalogError";
+}
+
+export interface CatalogTask {
+  id: TaskIdentifier;
+  spec: TaskSpec;
+}
+
+const TASK_KEYS = new Set(["project", "domain", "name", "version", "type", "inputs", "outputs", "defaults", "config", "secrets", "description"]);
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+export function readCatalogFile(path: string, defaults: { org: string; project: string; domain: string }): CatalogTask[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CatalogError(`cannot read catalog ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new CatalogError(`catalog ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseCatalog(doc, defaults, path);
+}
+
+export function parseCatalog(doc: unknown, defaults: { org: string; project: string; domain: string }, source = "catalog"): CatalogTask[] {
+  if (!isObject(doc)) throw new CatalogError(`${source}: expected a JSON object with "tasks"`);
+  const tasks = doc.tasks ?? [];
+  if (!Array.isArray(tasks)) throw new CatalogError(`${source}: "tasks" must be a list`);
+  return tasks.map((entry, i) => parseTask(entry, defaults, `${source}: tasks[${i}]`));
+}
+
+function parseTask(entry: unknown, defaults: { org: string; project: string; domain: string }, where: string): CatalogTask {
+  if (!isObject(entry)) throw new CatalogError(`${where}: expected an object`);
+  for (const key of Object.keys(entry)) if (!TASK_KEYS.has(key)) throw new CatalogError(`${where}: unknown field "${key}"`);
+  const str = (key: string, fallback?: string): string => {
+    const value = entry[key] ?? fallback;
+    if (typeof value !== "string" || value === "") throw new CatalogError(`${where}: "${key}" must be a non-empty string`);
+    return value;
+  };
+  const name = str("name");
+  where = `${where} (${name})`;
+  const id = create(TaskIdentifierSchema, {
+    org: defaults.org,
+    project: str("project", defaults.project),
+    domain: str("domain", defaults.domain),
+    name,
+    version: str("version", "v1"),
+  });
+  const typeMap = (key: "inputs" | "outputs") => {
+    const value = entry[key] ?? {};
+    if (!isObject(value)) throw new CatalogError(`${where}: "${key}" must map names to types`);
+    return Object.entries(value).map(([varName, typeText]) => {
+      if (typeof typeText !== "string") throw new CatalogError(`${where}: ${key}.${varName} must be a type string`);
+      try {
+        return { key: varName, value: { type: parseTypeString(typeText), description: "" } };
+      } catch (err) {
+        throw new CatalogError(`${where}: ${key}.${varName}: ${(err as Error).message}`);
+      }
+    });
+  };
+  const inputs = typeMap("inputs");
+  const outputs = typeMap("outputs");
+  const defaultValues = entry.defaults ?? {};
+  if (!isObject(defaultValues)) throw new CatalogError(`${where}: "defaults" must be an object`);
+  for (const key of Object.keys(defaultValues)) {
+    if (!inputs.some((input) => input.key === key)) throw new CatalogError(`${where}: defaults.${key} is not an input`);
+  }
+  // Only inputs with a default are listed, as flyte-sdk deploys them: the rest are required.
+  const defaultInputs = inputs
+    .filter((input) => Object.hasOwn(defaultValues, input.key))
+    .map((input) => {
+      try {
+        const literal = toLiteral(defaultValues[input.key], input.value.type, input.key);
+        return { name: input.key, parameter: { var: input.value, behavior: { case: "default" as const, value: literal } } };
+      } catch (err) {
+        throw new CatalogError(`${where}: defaults.${(err as LiteralError).message}`);
+      }
+    });
+  const config = entry.config ?? {};
+  if (!isObject(config)) throw new CatalogError(`${where}: "config" must be an object`);
+  const secrets = entry.secrets ?? [];
+  if (!Array.isArray(secrets) || !secrets.every((s) => typeof s === "string")) throw new CatalogError(`${where}: "secrets" must be a list of names`);
+  const description = entry.description;
+  if (description !== undefined && typeof description !== "string") throw new CatalogError(`${where}: "description" must be a string`);
+
+  const spec = create(TaskSpecSchema, {
+    taskTemplate: {
+      id: create(IdentifierSchema, { resourceType: ResourceType.TASK, org: id.org, project: id.project, domain: id.domain, name, version: id.version }),
+      type: str("type"),
+      interface: { inputs: { variables: inputs }, outputs: { variables: outputs } },
+      custom: config as JsonObject,
+      metadata: { discoverable: false },
+      securityContext: { secrets: (secrets as string[]).map((key) => ({ key })) },
+    },
+    defaultInputs,
+    shortName: name,
+    documentation: { shortDescription: description ?? "" },
+  });
+  return { id, spec };
+}

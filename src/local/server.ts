@@ -1,0 +1,96 @@
+// The embedded control plane: a real Connect server (Connect, gRPC and gRPC-Web over
+// cleartext HTTP/2) on loopback, serving the flyteidl2 services the gateway uses, backed
+// by SQLite and executing runs with connectors. The gateway reaches it over the network
+// exactly as it reaches a remote Flyte.
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { fastify } from "fastify";
+import { pino, type Logger } from "pino";
+import type { Connector } from "../connectors/types.ts";
+import { echoConnector } from "../connectors/echo.ts";
+import { ClusterService, DataProxyService, IdentityService, RunService, TaskService } from "../controlplane/idl.ts";
+import { ApiKeys } from "./auth.ts";
+import type { CatalogTask } from "./catalog.ts";
+import { Executor } from "./executor.ts";
+import type { PlaneContext } from "./plane-context.ts";
+import { clusterService } from "./services/cluster.ts";
+import { dataProxyService } from "./services/dataproxy.ts";
+import { identityService } from "./services/identity.ts";
+import { runService } from "./services/run.ts";
+import { checkTask, taskService } from "./services/task.ts";
+import { Store } from "./store.ts";
+
+export const DEFAULT_CONNECTORS: readonly Connector[] = [echoConnector];
+
+export interface LocalControlPlaneOptions {
+  /** `host:port`; port 0 picks a free one. */
+  addr: string;
+  /** SQLite file, or ":memory:". */
+  dbPath: string;
+  apiKeys: ReadonlyArray<{ token: string; subject: string }>;
+  catalog?: readonly CatalogTask[];
+  connectors?: readonly Connector[];
+  logger?: Logger;
+  maxConcurrentRuns?: number;
+}
+
+export interface LocalControlPlane {
+  /** Base URL to give the gateway (`http://host:port`). */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function splitAddr(addr: string): { host: string; port: number } {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
+  if (!match) throw new Error(`expected host:port, got "${addr}"`);
+  return { host: match[1]!, port: Number(match[2]) };
+}
+
+export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
+  const log = options.logger ?? pino({ level: "silent" });
+  const store = new Store(options.dbPath);
+  const connectors = new Map((options.connectors ?? DEFAULT_CONNECTORS).map((c) => [c.type, c]));
+  const executor = new Executor(store, connectors, log, options.maxConcurrentRuns);
+  const plane: PlaneContext = { store, executor, log };
+
+  for (const task of options.catalog ?? []) {
+    const type = task.spec.taskTemplate?.type ?? "";
+    if (!connectors.has(type)) {
+      log.warn({ task: task.id.name, type }, "catalog task skipped: no connector serves its type in this build");
+      continue;
+    }
+    checkTask(plane, task.id, task.spec);
+    store.putTask(task.id, task.spec, "catalog");
+  }
+  const recovered = executor.recover();
+  if (recovered.resumed + recovered.failed > 0) log.info(recovered, "runs in flight at the last stop were recovered");
+
+  const keys = new ApiKeys(options.apiKeys);
+  const server = fastify({ http2: true, logger: false });
+  await server.register(fastifyConnectPlugin, {
+    interceptors: [keys.interceptor()],
+    routes(router: ConnectRouter) {
+      router.service(IdentityService, identityService());
+      router.service(TaskService, taskService(plane));
+      router.service(RunService, runService(plane));
+      router.service(DataProxyService, dataProxyService(plane));
+      router.service(ClusterService, clusterService());
+    },
+  });
+  const { host, port } = splitAddr(options.addr);
+  await server.listen({ host, port });
+  const address = server.server.address();
+  const boundPort = typeof address === "object" && address ? address.port : port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  return {
+    url: `http://${urlHost}:${boundPort}`,
+    port: boundPort,
+    async close() {
+      executor.close();
+      await server.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// Options of createFlyteWebhookApp and their defaults (those of the reference app).
+import type { FastifyBaseLogger } from "fastify";
+import type { LoggerOptions } from "pino";
+import type { Protocol } from "./controlplane/client.ts";
+
+export interface ControlPlaneOptions {
+  /** Control plane base URL, e.g. `https://my-org.example.com` or `http://127.0.0.1:8089`. */
+  endpoint: string;
+  /** Wire protocol; flyte-sdk speaks Connect. */
+  protocol?: Protocol;
+  /** Organization put in every identifier (default empty). */
+  org?: string;
+  /** Project and domain runs are created in (defaults `flytesnacks`, `development`). */
+  project?: string;
+  domain?: string;
+  /** Deadline of each control-plane call in milliseconds (default 30 000). */
+  deadlineMs?: number;
+}
+
+export interface FlyteWebhookOptions {
+  /** App name; the app endpoints refuse to target it (default `flyte-webhook`). */
+  name?: string;
+  /** OpenAPI title (default "Flyte Webhook: {name}"). */
+  title?: string;
+  description?: string;
+  version?: string;
+  /** Groups to serve (`all`, `core`, `task`, `run`, …). Not together with `endpoints`. */
+  endpointGroups?: string[];
+  /** Endpoints to serve, by name. Not together with `endpointGroups`. */
+  endpoints?: string[];
+  /** `domain/project/name`, `project/name` or `name`. Unset: every task. */
+  taskAllowlist?: string[];
+  /** App names. Unset: every app. */
+  appAllowlist?: string[];
+  /** `task_name/trigger_name` or `trigger_name`. Unset: every trigger. */
+  triggerAllowlist?: string[];
+  controlPlane: ControlPlaneOptions;
+  /** Console base for run links; default the control plane's scheme and host. */
+  consoleUrl?: string;
+  /** `false` for silence, pino options, or a logger instance. Default: info to stdout. */
+  logger?: boolean | LoggerOptions | FastifyBaseLogger;
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+}
+
+export const DEFAULTS = {
+  name: "flyte-webhook",
+  description: "A webhook service for Flyte operations",
+  version: "1.0.0",
+  protocol: "connect" as Protocol,
+  org: "",
+  project: "flytesnacks",
+  domain: "development",
+  deadlineMs: 30_000,
+  bodyLimit: 1024 * 1024,
+  abortReason: "Aborted via webhook API",
+} as const;
