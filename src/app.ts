@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { fastify, type FastifyBaseLogger, type FastifyServerOptions } from "fastify";
+import { fastify } from "fastify";
 import coreRoutes from "../routes/core.ts";
 import runRoutes from "../routes/run.ts";
 import taskRoutes from "../routes/task.ts";
@@ -16,27 +16,11 @@ import { consoleBase } from "./controlplane/console.ts";
 import { ENDPOINT_GROUPS, ENDPOINTS, GROUP_DESCRIPTIONS, resolveEnabledEndpoints } from "./endpoints.ts";
 import { ErrorBody, installErrorHandling } from "./errors.ts";
 import type { App, Gateway } from "./gateway.ts";
+import { loggerOption } from "./logging.ts";
 import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
 
 /** Request ids we accept from callers: short, printable, no separators that break logs. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** Never let a credential reach a log line, whatever a serializer includes. */
-export const REDACT = [
-  "req.headers.authorization",
-  "req.headers.cookie",
-  "req.headers[\"x-api-key\"]",
-  "res.headers[\"set-cookie\"]",
-  "headers.authorization",
-  "headers.cookie",
-];
-
-function loggerOption(logger: FlyteWebhookOptions["logger"]): Pick<FastifyServerOptions, "logger" | "loggerInstance"> {
-  if (logger === undefined || logger === true) return { logger: { level: process.env.LOG_LEVEL ?? "info", redact: REDACT } };
-  if (logger === false) return { logger: false };
-  if (typeof (logger as FastifyBaseLogger).child === "function") return { loggerInstance: logger as FastifyBaseLogger };
-  return { logger: { redact: REDACT, ...(logger as object) } };
-}
 
 export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   const name = options.name ?? DEFAULTS.name;

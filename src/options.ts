@@ -1,7 +1,6 @@
 // Options of createFlyteWebhookApp and their defaults (those of the reference app).
-import type { FastifyBaseLogger } from "fastify";
-import type { LoggerOptions } from "pino";
 import type { Protocol } from "./controlplane/client.ts";
+import type { LoggerSetting } from "./logging.ts";
 
 export interface ControlPlaneOptions {
   /** Control plane base URL, e.g. `https://my-org.example.com` or `http://127.0.0.1:8089`. */
@@ -38,7 +37,7 @@ export interface FlyteWebhookOptions {
   /** Console base for run links; default the control plane's scheme and host. */
   consoleUrl?: string;
   /** `false` for silence, pino options, or a logger instance. Default: info to stdout. */
-  logger?: boolean | LoggerOptions | FastifyBaseLogger;
+  logger?: LoggerSetting;
   /** Largest accepted request body in bytes (default 1 MiB). */
   bodyLimit?: number;
 }

@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { pino } from "pino";
 import { createFlyteWebhookApp } from "../src/app.ts";
 import { parseCatalog } from "../src/local/catalog.ts";
 import { type LocalControlPlane, startLocalControlPlane } from "../src/local/server.ts";
@@ -94,7 +93,7 @@ export async function attachGateway(plane: LocalControlPlane, dir: string, optio
   const { deadlineMs, ...gatewayOptions } = options.gateway ?? {};
   const app = createFlyteWebhookApp({
     ...gatewayOptions,
-    logger: pino({ level: "trace" }, sink),
+    logger: { level: "trace", stream: sink },
     controlPlane: { endpoint: plane.url, deadlineMs: deadlineMs ?? 5000 },
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
