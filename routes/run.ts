@@ -36,7 +36,15 @@ export default async function runRoutes(app: App) {
     const raw = details.action?.status?.phase ?? 0;
     const phase = phaseName(raw);
     if (!id || phase === undefined) throw badGateway("the control plane answered with a run without a name or phase");
-    return { name: id.name, phase, url: runUrl(consoleBase, id.domain, id.project, id.name), done: isTerminal(raw) };
+    const result = details.action?.result;
+    return {
+      name: id.name,
+      phase,
+      url: runUrl(consoleBase, id.domain, id.project, id.name),
+      done: isTerminal(raw),
+      // Beyond the reference: why a run failed, so callers need not open the console.
+      ...(result?.case === "errorInfo" ? { error: result.value.message } : {}),
+    };
   };
 
   route(app, "get_run", {
@@ -44,7 +52,13 @@ export default async function runRoutes(app: App) {
       description: "Phase of a run and whether it is done.",
       params: RunParams,
       response: {
-        200: Type.Object({ name: Type.String(), phase: Phase, url: Type.String(), done: Type.Boolean() }),
+        200: Type.Object({
+          name: Type.String(),
+          phase: Phase,
+          url: Type.String(),
+          done: Type.Boolean(),
+          error: Type.Optional(Type.String({ description: "Why the run failed; only on failed runs" })),
+        }),
         404: errorRef,
       },
     },

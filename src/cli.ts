@@ -87,7 +87,8 @@ async function main() {
     }
     closers.unshift(() => app.close());
     const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host.includes(":") ? `[${config.host}]` : config.host;
-    gatewayUrl = `http://${host}:${config.port}`;
+    const address = app.server.address();
+    gatewayUrl = `http://${host}:${typeof address === "object" && address ? address.port : config.port}`;
   }
   if (generated && config.local) printToken(generated, gatewayUrl ?? plane!.url, join(dirname(config.local.dbPath), "api-key"));
 
