@@ -51,9 +51,7 @@ export function inputsFromJson(spec: TaskSpec | undefined, body: Record<string, 
 
 /** Named literals → a JSON object keyed by input/output name. */
 export function literalsToJson(literals: readonly NamedLiteral[] | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const named of literals ?? []) out[named.name] = fromLiteral(named.value);
-  return out;
+  return Object.fromEntries((literals ?? []).map((named) => [named.name, fromLiteral(named.value)]));
 }
 
 /** get_task's answer, computed as flyte-sdk's TaskDetails does. */

@@ -121,8 +121,8 @@ export function toLiteral(value: unknown, type: LiteralType | undefined, path: s
     }
     case "mapValueType": {
       if (!isPlainObject(value)) throw new LiteralError(path, `expected an object, got ${describe(value)}`);
-      const literals: Record<string, Literal> = {};
-      for (const [key, item] of Object.entries(value)) literals[key] = toLiteral(item, t.value, `${path}.${key}`);
+      // fromEntries defines own properties, so a key such as "__proto__" stays a key.
+      const literals = Object.fromEntries(Object.entries(value).map(([key, item]) => [key, toLiteral(item, t.value, `${path}.${key}`)]));
       return create(LiteralSchema, { value: { case: "map", value: { literals } } });
     }
     case "enumType": {
