@@ -13,7 +13,7 @@ import taskRoutes from "../routes/task.ts";
 import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
 import { ControlPlane } from "./controlplane/client.ts";
 import { consoleBase } from "./controlplane/console.ts";
-import { ENDPOINT_GROUPS, ENDPOINTS, GROUP_DESCRIPTIONS, resolveEnabledEndpoints } from "./endpoints.ts";
+import { type EndpointGroup, GROUP_DESCRIPTIONS, resolveEnabledEndpoints } from "./endpoints.ts";
 import { ErrorBody, installErrorHandling } from "./errors.ts";
 import type { App, Gateway } from "./gateway.ts";
 import { loggerOption } from "./logging.ts";
@@ -65,6 +65,15 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   });
   app.addHook("onClose", async () => controlPlane.close());
 
+  // Tags of the groups that actually have a route, collected as routes are added, so a
+  // group whose endpoints are enabled but not (yet) served is not documented.
+  const tags: Array<{ name: string; description: string }> = [];
+  app.addHook("onRoute", (routeOptions) => {
+    const group = (routeOptions.schema?.tags as EndpointGroup[] | undefined)?.[0];
+    if (group && GROUP_DESCRIPTIONS[group] && !tags.some((t) => t.name === group)) {
+      tags.push({ name: group, description: GROUP_DESCRIPTIONS[group] });
+    }
+  });
   app.register(fastifySwagger, {
     openapi: {
       openapi: "3.1.0",
@@ -74,10 +83,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
         version: options.version ?? DEFAULTS.version,
       },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "Flyte API key" } } },
-      tags: ENDPOINT_GROUPS.filter((group) => ENDPOINTS.some((e) => e.group === group && enabled.has(e.name))).map((group) => ({
-        name: group,
-        description: GROUP_DESCRIPTIONS[group],
-      })),
+      tags,
     },
     refResolver: { buildLocalReference: (json) => String(json.$id) },
   });

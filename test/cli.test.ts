@@ -97,7 +97,7 @@ describe("flyte-webhook serve", () => {
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
 
     expect(await (await fetch(`${base}/me`, { headers })).json()).toEqual({ subject: "local-user", name: "local-user" });
-    const created = await (await fetch(`${base}/run-task/development/flytesnacks/echo`, { method: "POST", headers, body: JSON.stringify({ x: 3, msg: "hello" }) })).json();
+    const created = (await (await fetch(`${base}/run-task/development/flytesnacks/echo`, { method: "POST", headers, body: JSON.stringify({ x: 3, msg: "hello" }) })).json()) as { name: string };
     let status: any;
     for (let i = 0; i < 200; i++) {
       status = await (await fetch(`${base}/run/${created.name}`, { headers })).json();

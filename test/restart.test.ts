@@ -65,7 +65,7 @@ describe("restart of the embedded control plane", () => {
     await app.listen({ host: "127.0.0.1", port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
-    const created = await (await fetch(`${base}/run-task/development/flytesnacks/effect`, { method: "POST", headers, body: "{}" })).json();
+    const created = (await (await fetch(`${base}/run-task/development/flytesnacks/effect`, { method: "POST", headers, body: "{}" })).json()) as { name: string };
     await app.close();
     await plane.close();
 
@@ -74,7 +74,7 @@ describe("restart of the embedded control plane", () => {
     await app2.listen({ host: "127.0.0.1", port: 0 });
     try {
       const base2 = `http://127.0.0.1:${(app2.server.address() as { port: number }).port}`;
-      const run = await (await fetch(`${base2}/run/${created.name}`, { headers })).json();
+      const run = (await (await fetch(`${base2}/run/${created.name}`, { headers })).json()) as { error?: string };
       expect(run).toMatchObject({ phase: "failed", done: true });
       expect(run.error).toContain("not resumed because their effect may already have happened");
     } finally {
