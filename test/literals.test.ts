@@ -4,7 +4,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { durationSeconds, fromLiteral, LiteralError, parseTypeString, toLiteral } from "../src/controlplane/literals.ts";
 
-const json: fc.Arbitrary<unknown> = fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)));
+// HTTP bodies cannot carry "__proto__" keys (Fastify refuses them), so neither do these.
+const json: fc.Arbitrary<unknown> = fc
+  .jsonValue()
+  .map((v) => JSON.parse(JSON.stringify(v)))
+  .filter((v) => !JSON.stringify(v).includes('"__proto__"'));
+
+const key = fc.string().filter((k) => k !== "__proto__");
 
 describe("JSON ⇄ Literal", () => {
   it("round-trips values of every type string", () => {
@@ -14,9 +20,9 @@ describe("JSON ⇄ Literal", () => {
       ["str", fc.string()],
       ["bool", fc.boolean()],
       ["list[int]", fc.array(fc.integer())],
-      ["dict[str, str]", fc.dictionary(fc.string(), fc.string())],
-      ["list[dict[str, bool]]", fc.array(fc.dictionary(fc.string(), fc.boolean()))],
-      ["json", fc.dictionary(fc.string(), json)],
+      ["dict[str, str]", fc.dictionary(key, fc.string())],
+      ["list[dict[str, bool]]", fc.array(fc.dictionary(key, fc.boolean()))],
+      ["json", fc.dictionary(key, json)],
     ];
     for (const [typeText, arbitrary] of cases) {
       const type = parseTypeString(typeText);

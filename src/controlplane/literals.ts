@@ -245,7 +245,7 @@ export function fromLiteral(literal: Literal | undefined): unknown {
           }
         }
         case "binary":
-          return s.value.tag === "msgpack" ? toPlainJson(msgpackDecode(s.value.value)) : Buffer.from(s.value.value).toString("base64");
+          return binaryToJson(s.value.value, s.value.tag);
         case "generic":
           return s.value;
         case "union":
@@ -267,6 +267,18 @@ export function fromLiteral(literal: Literal | undefined): unknown {
     default:
       return null;
   }
+}
+
+/** msgpack objects as JSON; bytes that do not decode (or are not msgpack) as base64 text. */
+function binaryToJson(bytes: Uint8Array, tag: string): unknown {
+  if (tag === "msgpack") {
+    try {
+      return toPlainJson(msgpackDecode(bytes));
+    } catch {
+      // e.g. a "__proto__" key, which the decoder refuses: fall through to the raw form
+    }
+  }
+  return Buffer.from(bytes).toString("base64");
 }
 
 /** msgpack can hold what JSON cannot (bigint, bytes, maps with other keys): flatten to JSON. */
