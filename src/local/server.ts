@@ -38,6 +38,8 @@ export interface LocalControlPlane {
   /** Base URL to give the gateway (`http://host:port`). */
   url: string;
   port: number;
+  /** Open WatchRunDetails/WatchActionDetails streams: lets operators and tests see leaks. */
+  openWatches(): number;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,9 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   return {
     url: `http://${urlHost}:${boundPort}`,
     port: boundPort,
+    // events.on() also listens for "error"; count each watch once, by its run's event.
+    openWatches: () =>
+      executor.events.eventNames().reduce((sum, name) => sum + (name === "error" ? 0 : executor.events.listenerCount(name)), 0),
     async close() {
       executor.close();
       await server.close();

@@ -10,6 +10,7 @@ import {
   InputsSchema,
   type NamedLiteral,
   type RunService,
+  RunSpecSchema,
   type TaskSpec,
 } from "../../controlplane/idl.ts";
 import { subjectKey } from "../auth.ts";
@@ -109,13 +110,13 @@ export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunS
         inputs = stored;
       } else inputs = create(InputsSchema);
 
-      const runSpec = req.runSpec ?? {};
+      const runSpec = req.runSpec ?? create(RunSpecSchema);
       const inserted = store.insertRun(
         key,
         task.id,
         task.spec.taskTemplate?.type ?? "",
         completeInputs(task.spec, inputs),
-        runSpec as never,
+        runSpec,
         context.values.get(subjectKey),
       );
       if (!inserted) throw new ConnectError(`run ${key.name} already exists`, Code.AlreadyExists);
