@@ -49,7 +49,7 @@ const TASK_CACHE_MAX = 512;
 
 export class ControlPlane {
   readonly settings: ControlPlaneSettings;
-  private readonly session: Http2SessionManager | undefined;
+  private readonly session: Http2SessionManager;
   private readonly identity: Client<typeof IdentityService>;
   private readonly tasks: Client<typeof TaskService>;
   private readonly runs: Client<typeof RunService>;
@@ -68,11 +68,12 @@ export class ControlPlane {
     this.dataProxy = createClient(DataProxyService, transport);
   }
 
-  private call(creds: Credentials, signal?: AbortSignal): CallOptions {
+  /** Per-call options: the caller's credentials and nothing else of theirs, and the deadline. */
+  private call(creds: Credentials): CallOptions {
     const headers: Record<string, string> = {};
     if (creds.authorization) headers.authorization = creds.authorization;
     if (creds.cookie) headers.cookie = creds.cookie;
-    return { headers, timeoutMs: this.settings.deadlineMs, ...(signal ? { signal } : {}) };
+    return { headers, timeoutMs: this.settings.deadlineMs };
   }
 
   async userInfo(creds: Credentials) {
@@ -181,7 +182,7 @@ export class ControlPlane {
   }
 
   close(): void {
-    this.session?.abort();
+    this.session.abort();
   }
 }
 
