@@ -27,6 +27,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   // Throws on both lists set or unknown names, before anything is started.
   const enabled = resolveEnabledEndpoints({ endpointGroups: options.endpointGroups, endpoints: options.endpoints });
   const cp = options.controlPlane;
+  if (!cp?.endpoint) throw new TypeError("controlPlane.endpoint is required (e.g. http://127.0.0.1:8089)");
   const controlPlane = new ControlPlane({
     endpoint: cp.endpoint,
     protocol: cp.protocol ?? DEFAULTS.protocol,
