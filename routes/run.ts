@@ -7,7 +7,7 @@ import type { Credentials } from "../src/controlplane/client.ts";
 import type { RunDetails } from "../src/controlplane/idl.ts";
 import { literalsToJson } from "../src/controlplane/interface.ts";
 import { isTerminal, phaseName } from "../src/controlplane/phase.ts";
-import { badGateway, forbidden } from "../src/errors.ts";
+import { badGateway, ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
 
 const RunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "Run name" }) });
@@ -15,7 +15,6 @@ const Phase = Type.String({
   description: "Lowercase phase: queued, waiting_for_resources, initializing, running, paused, succeeded, failed, aborted, timed_out, recovered",
   examples: ["succeeded"],
 });
-const errorRef = { $ref: "Error#" };
 
 export default async function runRoutes(app: App) {
   const { controlPlane, allowTask, consoleBase } = app.gateway;
@@ -59,7 +58,7 @@ export default async function runRoutes(app: App) {
           done: Type.Boolean(),
           error: Type.Optional(Type.String({ description: "Why the run failed; only on failed runs" })),
         }),
-        404: errorRef,
+        404: ErrorRef,
       },
     },
     handler: async (request) => status(await allowedRun(request.credentials, request.params.name)),
@@ -75,7 +74,7 @@ export default async function runRoutes(app: App) {
           inputs: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
           outputs: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
         }),
-        404: errorRef,
+        404: ErrorRef,
       },
     },
     handler: async (request) => {
@@ -99,8 +98,8 @@ export default async function runRoutes(app: App) {
       }),
       response: {
         200: Type.Object({ name: Type.String(), status: Type.Literal("abort_requested"), reason: Type.String() }),
-        404: errorRef,
-        409: errorRef,
+        404: ErrorRef,
+        409: ErrorRef,
       },
     },
     handler: async (request) => {

@@ -3,7 +3,7 @@
 import { Type } from "typebox";
 import { inputsFromJson, taskMetadata } from "../src/controlplane/interface.ts";
 import { runUrl } from "../src/controlplane/console.ts";
-import { forbidden } from "../src/errors.ts";
+import { ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
 import type { TaskRef } from "../src/allowlist.ts";
 
@@ -15,7 +15,6 @@ const TaskParams = Type.Object({
 const VersionQuery = Type.Object({
   version: Type.Optional(Type.String({ minLength: 1, description: "Task version; latest when omitted" })),
 });
-const errorRef = { $ref: "Error#" };
 
 export default async function taskRoutes(app: App) {
   const { controlPlane, allowTask } = app.gateway;
@@ -34,8 +33,8 @@ export default async function taskRoutes(app: App) {
       body: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "Task inputs by name", examples: [{ x: 3, msg: "hello" }] })),
       response: {
         200: Type.Object({ url: Type.String(), name: Type.String() }),
-        404: errorRef,
-        422: errorRef,
+        404: ErrorRef,
+        422: ErrorRef,
       },
     },
     handler: async (request) => {
@@ -68,7 +67,7 @@ export default async function taskRoutes(app: App) {
           }),
           secrets: Type.Array(Type.String()),
         }),
-        404: errorRef,
+        404: ErrorRef,
       },
     },
     handler: async (request) => {

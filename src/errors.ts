@@ -16,6 +16,9 @@ export const ErrorBody = Type.Object(
 );
 export type ErrorBody = Static<typeof ErrorBody>;
 
+/** Reference to ErrorBody for route response schemas. */
+export const ErrorRef = { $ref: "Error#" };
+
 export class ApiError extends Error {
   override name = "ApiError";
   constructor(

@@ -17,6 +17,7 @@ import type { Allow, TaskRef, TriggerRef } from "./allowlist.ts";
 import { requireCredentials } from "./auth.ts";
 import type { ControlPlane } from "./controlplane/client.ts";
 import { endpoint, type EndpointName } from "./endpoints.ts";
+import { ErrorRef } from "./errors.ts";
 
 export interface Gateway {
   name: string;
@@ -43,10 +44,8 @@ type EndpointRouteOptions<S extends FastifySchema> = Omit<
   "method" | "url"
 >;
 
-const errorRef = { $ref: "Error#" };
-
 /** Error statuses every protected endpoint can answer with. */
-const PROTECTED_ERRORS = { 401: errorRef, 403: errorRef, 502: errorRef, 503: errorRef, 504: errorRef };
+const PROTECTED_ERRORS = { 401: ErrorRef, 403: ErrorRef, 502: ErrorRef, 503: ErrorRef, 504: ErrorRef };
 
 export function route<S extends FastifySchema>(app: App, name: EndpointName, options: EndpointRouteOptions<S>): void {
   if (!app.gateway.enabled.has(name)) return;
@@ -63,7 +62,7 @@ export function route<S extends FastifySchema>(app: App, name: EndpointName, opt
       summary: e.summary,
       tags: [e.group],
       ...(e.public ? {} : { security: [{ bearerAuth: [] }] }),
-      response: { ...(e.public ? {} : PROTECTED_ERRORS), 400: errorRef, ...schema.response },
+      response: { ...(e.public ? {} : PROTECTED_ERRORS), 400: ErrorRef, ...schema.response },
     },
   } as never);
 }

@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Executor } from "./executor.ts";
 import type { RunKey, Store } from "./store.ts";
+import { ROOT_ACTION } from "./views.ts";
 
 export interface PlaneContext {
   store: Store;
@@ -17,6 +18,12 @@ export const missing = (message: string) => new ConnectError(message, Code.NotFo
 export function runKey(id: { org: string; project: string; domain: string; name: string } | undefined): RunKey {
   if (!id || !id.project || !id.domain || !id.name) throw invalid("run_id needs project, domain and name");
   return { org: id.org, project: id.project, domain: id.domain, name: id.name };
+}
+
+/** The run of an action identifier; only root actions ("a0") exist in this plane. */
+export function rootActionRun(id: { run?: RunKey; name: string } | undefined): RunKey {
+  if (id?.name !== ROOT_ACTION) throw missing("action not found");
+  return runKey(id.run);
 }
 
 /** Paging tokens of the embedded plane are offsets. */

@@ -3,14 +3,12 @@ import { createHash } from "node:crypto";
 import { toBinary } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ActionPhase, type DataProxyService, InputsSchema } from "../../controlplane/idl.ts";
-import { invalid, missing, runKey, type PlaneContext } from "../plane-context.ts";
+import { invalid, missing, rootActionRun, type PlaneContext } from "../plane-context.ts";
 import type { RunKey } from "../store.ts";
-import { ROOT_ACTION } from "../views.ts";
 
 /** Inputs of a run's root action, and its outputs once it has succeeded. */
 export function actionData(plane: PlaneContext, actionId: { run?: RunKey; name: string } | undefined) {
-  if (actionId?.name !== ROOT_ACTION) throw missing("action not found");
-  const run = plane.store.getRun(runKey(actionId.run));
+  const run = plane.store.getRun(rootActionRun(actionId));
   if (!run) throw missing("run not found");
   return { inputs: run.inputs, outputs: run.phase === ActionPhase.SUCCEEDED ? run.outputs : undefined };
 }

@@ -15,9 +15,10 @@ import {
 } from "../../controlplane/idl.ts";
 import { subjectKey } from "../auth.ts";
 import { runKeyString } from "../executor.ts";
-import { invalid, missing, nextToken, page, runKey, type PlaneContext } from "../plane-context.ts";
-import { TERMINAL_PHASES, type RunKey, type RunRow } from "../store.ts";
-import { ROOT_ACTION, runDetails, runSummary } from "../views.ts";
+import { invalid, missing, nextToken, page, rootActionRun, runKey, type PlaneContext } from "../plane-context.ts";
+import { isTerminal } from "../../controlplane/phase.ts";
+import type { RunKey, RunRow } from "../store.ts";
+import { runDetails, runSummary } from "../views.ts";
 import { actionData } from "./dataproxy.ts";
 
 const NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -50,7 +51,6 @@ function completeInputs(spec: TaskSpec, inputs: Inputs): Inputs {
   return create(InputsSchema, { literals, context: inputs.context });
 }
 
-const isTerminal = (phase: ActionPhase) => TERMINAL_PHASES.includes(phase);
 
 export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunService>> {
   const { store, executor } = plane;
@@ -61,10 +61,6 @@ export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunS
     return run;
   };
   const details = (run: RunRow) => runDetails(run, store.getTask(run.taskId)?.spec);
-  const rootAction = (id: { run?: RunKey; name: string } | undefined): RunKey => {
-    if (id?.name !== ROOT_ACTION) throw missing("action not found");
-    return runKey(id.run);
-  };
 
   /** Current details, then every change, until the run ends or the caller goes away. */
   async function* watch(key: RunKey, context: HandlerContext) {
@@ -142,11 +138,11 @@ export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunS
     },
 
     getActionDetails(req) {
-      return { details: details(loadRun(rootAction(req.actionId))).action };
+      return { details: details(loadRun(rootActionRun(req.actionId))).action };
     },
 
     async *watchActionDetails(req, context) {
-      for await (const run of watch(rootAction(req.actionId), context)) yield { details: details(run).action };
+      for await (const run of watch(rootActionRun(req.actionId), context)) yield { details: details(run).action };
     },
 
     getActionData(req) {
