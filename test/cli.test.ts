@@ -1,6 +1,6 @@
 // The command line as a user meets it: the built CLI, spawned with an environment.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -80,6 +80,16 @@ describe("flyte-webhook serve", () => {
     const proc = run({ FLYTE_LOCAL_CATALOG: "/nonexistent/catalog.json", FLYTE_LOCAL_ADDR: "127.0.0.1:0", PORT: "0", FLYTE_LOCAL_DB: ":memory:" });
     expect(await proc.exited).toBe(2);
     expect(proc.err()).toContain("FLYTE_LOCAL_CATALOG: cannot read catalog /nonexistent/catalog.json: ENOENT");
+  });
+
+  it("exits 2 on a catalog task whose configuration is invalid", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "flyte-webhook-cli-"));
+    dirs.push(dir);
+    const catalog = join(dir, "catalog.json");
+    writeFileSync(catalog, JSON.stringify({ tasks: [{ name: "bad", type: "echo", config: { delay_ms: -5 } }] }));
+    const proc = run({ FLYTE_LOCAL_CATALOG: catalog, FLYTE_LOCAL_ADDR: "127.0.0.1:0", PORT: "0", FLYTE_LOCAL_DB: join(dir, "flyte.db") });
+    expect(await proc.exited).toBe(2);
+    expect(proc.err()).toContain("FLYTE_LOCAL_CATALOG: catalog task bad: config.delay_ms must be a whole number");
   });
 
   it("serves the walk-through of the README: token, me, run-task, run, io", async () => {

@@ -3,14 +3,14 @@
 // by SQLite and executing runs with connectors. The gateway reaches it over the network
 // exactly as it reaches a remote Flyte.
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectError, ConnectRouter } from "@connectrpc/connect";
 import { fastify } from "fastify";
 import { pino, type Logger } from "pino";
 import type { Connector } from "../connectors/types.ts";
 import { echoConnector } from "../connectors/echo.ts";
 import { ClusterService, DataProxyService, IdentityService, RunService, TaskService } from "../controlplane/idl.ts";
 import { ApiKeys } from "./auth.ts";
-import type { CatalogTask } from "./catalog.ts";
+import { CatalogError, type CatalogTask } from "./catalog.ts";
 import { Executor } from "./executor.ts";
 import type { PlaneContext } from "./plane-context.ts";
 import { clusterService } from "./services/cluster.ts";
@@ -62,7 +62,12 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       log.warn({ task: task.id.name, type }, "catalog task skipped: no connector serves its type in this build");
       continue;
     }
-    checkTask(plane, task.id, task.spec);
+    try {
+      checkTask(plane, task.id, task.spec);
+    } catch (err) {
+      // A bad catalog is a configuration error of the operator, reported as one.
+      throw new CatalogError(`catalog ${(err as ConnectError).rawMessage ?? (err as Error).message}`);
+    }
     store.putTask(task.id, task.spec, "catalog");
   }
   const recovered = executor.recover();
