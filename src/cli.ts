@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { pino } from "pino";
 import { createFlyteWebhookApp } from "./app.ts";
 import { ConfigError, configFromEnv, type LocalPlaneConfig } from "./config.ts";
+import { secretsFrom } from "./connectors/secrets.ts";
 import { localApiKey } from "./local/auth.ts";
 import { CatalogError, readCatalogFile } from "./local/catalog.ts";
 import { type LocalControlPlane, startLocalControlPlane } from "./local/server.ts";
@@ -26,7 +27,8 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
     generated = key.token;
   }
   const catalog = readCatalogFile(local.catalogPath, { org, project, domain });
-  const plane = await startLocalControlPlane({ addr: local.addr, dbPath: local.dbPath, apiKeys, catalog, logger: log });
+  const secrets = secretsFrom({ env: process.env, dir: local.secretsDir });
+  const plane = await startLocalControlPlane({ addr: local.addr, dbPath: local.dbPath, apiKeys, catalog, logger: log, secrets });
   log.info({ url: plane.url, db: local.dbPath, catalog: local.catalogPath }, "embedded control plane listening");
   return { plane, generated };
 }

@@ -22,6 +22,8 @@ export interface LocalPlaneConfig {
   /** Unset: a generated key kept in the data directory. */
   apiKeys: Array<{ token: string; subject: string }> | undefined;
   catalogPath: string;
+  /** `FLYTE_LOCAL_SECRETS_DIR`: one file per secret, as Kubernetes mounts them. */
+  secretsDir: string | undefined;
 }
 
 export interface ServeConfig {
@@ -133,6 +135,7 @@ export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
       dbPath: resolve(cwd, env.FLYTE_LOCAL_DB || ".flyte-webhook/flyte.db"),
       apiKeys,
       catalogPath: resolve(cwd, env.FLYTE_LOCAL_CATALOG || new URL("../examples/catalog.json", import.meta.url).pathname),
+      secretsDir: env.FLYTE_LOCAL_SECRETS_DIR ? resolve(cwd, env.FLYTE_LOCAL_SECRETS_DIR) : undefined,
     };
   }
 

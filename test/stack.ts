@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createFlyteWebhookApp } from "../src/app.ts";
 import { parseCatalog } from "../src/local/catalog.ts";
-import { type LocalControlPlane, startLocalControlPlane } from "../src/local/server.ts";
+import { type LocalControlPlane, type LocalControlPlaneOptions, startLocalControlPlane } from "../src/local/server.ts";
 import type { FlyteWebhookOptions } from "../src/options.ts";
 
 export const TOKEN = "test-token-4f1c2a9e7b";
@@ -51,6 +51,8 @@ export interface StackOptions {
   catalog?: unknown;
   /** Reuse a data directory (restart tests). */
   dir?: string;
+  /** Extra options for the embedded control plane (secrets, connectors, ...). */
+  plane?: Partial<Omit<LocalControlPlaneOptions, "addr" | "dbPath" | "catalog">>;
 }
 
 export interface Stack {
@@ -78,6 +80,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       { token: OTHER_TOKEN, subject: "other" },
     ],
     catalog: parseCatalog(options.catalog ?? TEST_CATALOG, { org: "", project: "flytesnacks", domain: "development" }),
+    ...options.plane,
   });
   return attachGateway(plane, dir, options);
 }

@@ -3,6 +3,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import type { Inputs, Outputs, TaskSpec } from "../controlplane/idl.ts";
+import type { SecretSource } from "./secrets.ts";
 
 export interface ConnectorContext {
   /** Run name, for log lines. */
@@ -14,6 +15,10 @@ export interface ConnectorContext {
   /** Fires when the run is aborted; a connector must stop promptly when it does. */
   signal: AbortSignal;
   log: Logger;
+  /** Resolves `{secrets.NAME}`; values must never reach outputs, logs or error messages. */
+  secrets: SecretSource;
+  /** The plane's data directory, for connectors that keep files (downloads, build contexts). */
+  dataDir?: string;
 }
 
 export interface Connector {

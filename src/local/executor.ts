@@ -4,6 +4,7 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { ActionPhase } from "../controlplane/idl.ts";
+import type { SecretSource } from "../connectors/secrets.ts";
 import { TaskFailure, type Connector } from "../connectors/types.ts";
 import type { RunKey, Store } from "./store.ts";
 
@@ -21,6 +22,7 @@ export class Executor {
     private readonly store: Store,
     private readonly connectors: ReadonlyMap<string, Connector>,
     private readonly log: Logger,
+    private readonly resources: { secrets: SecretSource; dataDir?: string },
     private readonly maxConcurrent = 64,
   ) {
     // Every watcher of a run adds a listener; many watchers of one run are normal.
@@ -117,6 +119,8 @@ export class Executor {
         config: task.spec.taskTemplate?.custom ?? {},
         signal: controller.signal,
         log,
+        secrets: this.resources.secrets,
+        dataDir: this.resources.dataDir,
       });
       if (this.store.finishRun(key, ActionPhase.SUCCEEDED, { outputs })) this.emit(key);
     } catch (err) {

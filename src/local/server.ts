@@ -5,7 +5,9 @@
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import type { ConnectError, ConnectRouter } from "@connectrpc/connect";
 import { fastify } from "fastify";
+import { dirname } from "node:path";
 import { pino, type Logger } from "pino";
+import { NO_SECRETS, type SecretSource } from "../connectors/secrets.ts";
 import type { Connector } from "../connectors/types.ts";
 import { echoConnector } from "../connectors/echo.ts";
 import { ClusterService, DataProxyService, IdentityService, RunService, TaskService } from "../controlplane/idl.ts";
@@ -32,6 +34,10 @@ export interface LocalControlPlaneOptions {
   connectors?: readonly Connector[];
   logger?: Logger;
   maxConcurrentRuns?: number;
+  /** Values for `{secrets.NAME}` in task configurations; none by default. */
+  secrets?: SecretSource;
+  /** Where connectors keep files; default: beside the database (a temp dir for ":memory:"). */
+  dataDir?: string;
 }
 
 export interface LocalControlPlane {
@@ -53,7 +59,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   const log = options.logger ?? pino({ level: "silent" });
   const store = new Store(options.dbPath);
   const connectors = new Map((options.connectors ?? DEFAULT_CONNECTORS).map((c) => [c.type, c]));
-  const executor = new Executor(store, connectors, log, options.maxConcurrentRuns);
+  const dataDir = options.dataDir ?? (options.dbPath === ":memory:" ? undefined : dirname(options.dbPath));
+  const executor = new Executor(store, connectors, log, { secrets: options.secrets ?? NO_SECRETS, dataDir }, options.maxConcurrentRuns);
   const plane: PlaneContext = { store, executor, log };
 
   for (const task of options.catalog ?? []) {
