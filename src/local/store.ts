@@ -78,7 +78,11 @@ CREATE TABLE IF NOT EXISTS offloaded_inputs (
 type Row = Record<string, unknown>;
 
 export class Store {
-  private readonly db: DatabaseSync;
+  /**
+   * The one SQLite connection of the plane. Other stores of the plane (apps, triggers,
+   * deliveries) keep their own tables in it so one WAL commit covers everything.
+   */
+  readonly db: DatabaseSync;
   private readonly stmt: Record<string, StatementSync>;
 
   constructor(path: string) {
