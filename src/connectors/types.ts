@@ -29,8 +29,10 @@ export interface Connector {
    */
   readonly resumable: boolean;
   /** Checks a task's configuration at deploy time; throws with a message naming the field. */
-  validateConfig?(config: JsonObject): void;
+  validateConfig?(config: JsonObject, spec?: TaskSpec): void;
   execute(ctx: ConnectorContext): Promise<Outputs>;
+  /** Releases what the connector holds (connection pools); called when the plane closes. */
+  close?(): Promise<void>;
 }
 
 /** A failure the connector explains: its message becomes the run's error, as written. */

@@ -12,6 +12,7 @@ import {
   TaskSpecSchema,
 } from "../controlplane/idl.ts";
 import { LiteralError, parseTypeString, toLiteral } from "../controlplane/literals.ts";
+import { WEBHOOK_OUTPUTS, WEBHOOK_TASK_TYPE } from "../connectors/webhook.ts";
 
 export class CatalogError extends Error {
   override name = "CatalogError";
@@ -67,7 +68,8 @@ function parseTask(entry: unknown, defaults: { org: string; project: string; dom
     version: str("version", "v1"),
   });
   const typeMap = (key: "inputs" | "outputs") => {
-    const value = entry[key] ?? {};
+    // A webhook task's output is fixed by its type; the catalog need not spell it out.
+    const value = entry[key] ?? (key === "outputs" && entry.type === WEBHOOK_TASK_TYPE ? WEBHOOK_OUTPUTS : {});
     if (!isObject(value)) throw new CatalogError(`${where}: "${key}" must map names to types`);
     return Object.entries(value).map(([varName, typeText]) => {
       if (typeof typeText !== "string") throw new CatalogError(`${where}: ${key}.${varName} must be a type string`);

@@ -10,6 +10,7 @@ import { pino, type Logger } from "pino";
 import { NO_SECRETS, type SecretSource } from "../connectors/secrets.ts";
 import type { Connector } from "../connectors/types.ts";
 import { echoConnector } from "../connectors/echo.ts";
+import { webhookConnector } from "../connectors/webhook.ts";
 import { ClusterService, DataProxyService, IdentityService, RunService, TaskService } from "../controlplane/idl.ts";
 import { ApiKeys } from "./auth.ts";
 import { CatalogError, type CatalogTask } from "./catalog.ts";
@@ -22,7 +23,8 @@ import { runService } from "./services/run.ts";
 import { checkTask, taskService } from "./services/task.ts";
 import { Store } from "./store.ts";
 
-export const DEFAULT_CONNECTORS: readonly Connector[] = [echoConnector];
+/** Fresh per plane: connectors may hold connection pools that the plane's close() releases. */
+export const defaultConnectors = (): Connector[] => [echoConnector, webhookConnector()];
 
 export interface LocalControlPlaneOptions {
   /** `host:port`; port 0 picks a free one. */
@@ -58,7 +60,7 @@ export function splitAddr(addr: string): { host: string; port: number } {
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.logger ?? pino({ level: "silent" });
   const store = new Store(options.dbPath);
-  const connectors = new Map((options.connectors ?? DEFAULT_CONNECTORS).map((c) => [c.type, c]));
+  const connectors = new Map((options.connectors ?? defaultConnectors()).map((c) => [c.type, c]));
   const dataDir = options.dataDir ?? (options.dbPath === ":memory:" ? undefined : dirname(options.dbPath));
   const executor = new Executor(store, connectors, log, { secrets: options.secrets ?? NO_SECRETS, dataDir }, options.maxConcurrentRuns);
   const plane: PlaneContext = { store, executor, log };
@@ -107,6 +109,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     async close() {
       executor.close();
       await server.close();
+      await Promise.all([...connectors.values()].map((c) => c.close?.()));
       store.close();
     },
   };

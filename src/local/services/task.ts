@@ -14,7 +14,7 @@ export function checkTask(plane: PlaneContext, id: TaskIdentifier | undefined, s
   const connector = plane.executor.connector(type);
   if (!connector) throw invalid(`task type "${type}" has no connector in this control plane`);
   try {
-    connector.validateConfig?.(spec?.taskTemplate?.custom ?? {});
+    connector.validateConfig?.(spec?.taskTemplate?.custom ?? {}, spec);
   } catch (err) {
     throw invalid(`task ${id.name}: ${(err as Error).message}`);
   }
