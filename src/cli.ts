@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 // flyte-webhook serve         gateway (+ the embedded control plane when FLYTE_ENDPOINT is unset)
 // flyte-webhook control-plane the embedded control plane alone, on FLYTE_LOCAL_ADDR
+// flyte-webhook connector     the webhook connector as flyteidl2 connector services, on PORT (8000)
 import { dirname, join } from "node:path";
 import { pino } from "pino";
 import { createFlyteWebhookApp } from "./app.ts";
-import { ConfigError, configFromEnv, type LocalPlaneConfig } from "./config.ts";
+import { ConfigError, configFromEnv, connectorConfigFromEnv, type LocalPlaneConfig } from "./config.ts";
+import { startConnectorServer } from "./connectors/service.ts";
 import { secretsFrom } from "./connectors/secrets.ts";
 import { localApiKey } from "./local/auth.ts";
 import { CatalogError, readCatalogFile } from "./local/catalog.ts";
 import { type LocalControlPlane, startLocalControlPlane } from "./local/server.ts";
 
-const USAGE = "usage: flyte-webhook [serve | control-plane]\nSettings come from the environment; see README.md.";
+const USAGE = "usage: flyte-webhook [serve | control-plane | connector [--port N]]\nSettings come from the environment; see README.md.";
 
 function fail(message: string): never {
   process.stderr.write(`flyte-webhook: ${message}\n`);
@@ -42,12 +44,46 @@ function printToken(token: string, gatewayUrl: string, keyFile: string) {
   );
 }
 
+function onStop(close: () => Promise<void>) {
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+async function serveConnector() {
+  let config;
+  try {
+    config = connectorConfigFromEnv(process.env, process.argv.slice(3));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const log = pino({ level: config.logLevel, name: "connector" });
+  const secrets = secretsFrom({ env: process.env, dir: config.secretsDir });
+  let server;
+  try {
+    server = await startConnectorServer({ addr: config.addr, secrets, logger: log, apiKeys: config.apiKeys });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`PORT: ${config.addr} is already in use`);
+    throw err;
+  }
+  log.info({ url: server.url, auth: config.apiKeys ? "bearer" : "none" }, "webhook connector listening");
+  onStop(() => server.close());
+}
+
 async function main() {
   const command = process.argv[2] ?? "serve";
   if (command === "-h" || command === "--help") {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  if (command === "connector") return serveConnector();
   if (command !== "serve" && command !== "control-plane") fail(`unknown command "${command}"\n${USAGE}`);
 
   let config;
@@ -94,15 +130,9 @@ async function main() {
   }
   if (generated && config.local) printToken(generated, gatewayUrl ?? plane!.url, join(dirname(config.local.dbPath), "api-key"));
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
+  onStop(async () => {
     for (const close of closers) await close().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  });
 }
 
 main().catch((err) => {

@@ -165,3 +165,34 @@ export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
     },
   };
 }
+
+export interface ConnectorConfig {
+  addr: string;
+  logLevel: string;
+  secretsDir: string | undefined;
+  apiKeys: Array<{ token: string; subject: string }> | undefined;
+}
+
+/** `flyte-webhook connector [--port N]`: PORT (default 8000, as Flyte connectors listen), HOST, secrets, keys. */
+export function connectorConfigFromEnv(env: Env, args: readonly string[] = [], cwd = process.cwd()): ConnectorConfig {
+  const flag = args.indexOf("--port");
+  if (flag >= 0 && args[flag + 1] === undefined) throw new ConfigError("--port", "needs a port number");
+  const port = integer(flag >= 0 ? { PORT: args[flag + 1] } : env, "PORT", 8000, 0, 65535);
+  const host = env.HOST || "127.0.0.1";
+  const logLevel = env.LOG_LEVEL || "info";
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+  let apiKeys: ConnectorConfig["apiKeys"];
+  if (env.FLYTE_CONNECTOR_API_KEYS) {
+    try {
+      apiKeys = parseApiKeys(env.FLYTE_CONNECTOR_API_KEYS);
+    } catch (err) {
+      throw new ConfigError("FLYTE_CONNECTOR_API_KEYS", (err as Error).message);
+    }
+  }
+  return {
+    addr: `${host.includes(":") ? `[${host}]` : host}:${port}`,
+    logLevel,
+    secretsDir: env.FLYTE_LOCAL_SECRETS_DIR ? resolve(cwd, env.FLYTE_LOCAL_SECRETS_DIR) : undefined,
+    apiKeys,
+  };
+}

@@ -6,3 +6,4 @@ export { ENDPOINTS, ENDPOINT_GROUPS, EndpointFilterError, type EndpointName, typ
 export { startLocalControlPlane, type LocalControlPlane, type LocalControlPlaneOptions } from "./local/server.ts";
 export { readCatalogFile, parseCatalog, CatalogError } from "./local/catalog.ts";
 export type { Connector, ConnectorContext } from "./connectors/types.ts";
+export { webhookTask, type WebhookTaskDefinition, type WebhookTaskOptions } from "./webhook-task.ts";

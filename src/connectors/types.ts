@@ -39,3 +39,7 @@ export interface Connector {
 export class TaskFailure extends Error {
   override name = "TaskFailure";
 }
+
+/** A run's error message for what a connector threw: its own words for a TaskFailure. */
+export const failureMessage = (connector: Connector, err: unknown): string =>
+  err instanceof TaskFailure ? err.message : `${connector.type} task failed: ${(err as Error).message}`;

@@ -90,3 +90,9 @@ export {
 export { TaskTemplateSchema, TaskMetadataSchema as CoreTaskMetadataSchema } from "@flyteorg/flyteidl2/flyteidl2/core/tasks_pb.ts";
 export { SecurityContextSchema, SecretSchema } from "@flyteorg/flyteidl2/flyteidl2/core/security_pb.ts";
 export { IdentifierSchema, ResourceType } from "@flyteorg/flyteidl2/flyteidl2/core/identifier_pb.ts";
+export {
+  AsyncConnectorService,
+  ConnectorMetadataService,
+} from "@flyteorg/flyteidl2/flyteidl2/connector/service_pb.ts";
+export { type Resource, ResourceSchema, ConnectorSchema as ConnectorInfoSchema } from "@flyteorg/flyteidl2/flyteidl2/connector/connector_pb.ts";
+export { TaskExecution_Phase } from "@flyteorg/flyteidl2/flyteidl2/core/execution_pb.ts";

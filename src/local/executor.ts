@@ -5,7 +5,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { ActionPhase } from "../controlplane/idl.ts";
 import type { SecretSource } from "../connectors/secrets.ts";
-import { TaskFailure, type Connector } from "../connectors/types.ts";
+import { type Connector, failureMessage } from "../connectors/types.ts";
 import type { RunKey, Store } from "./store.ts";
 
 export const runKeyString = (key: RunKey) => `${key.org}/${key.project}/${key.domain}/${key.name}`;
@@ -125,7 +125,7 @@ export class Executor {
       if (this.store.finishRun(key, ActionPhase.SUCCEEDED, { outputs })) this.emit(key);
     } catch (err) {
       if (controller.signal.aborted) return; // abort() already recorded the outcome
-      const error = err instanceof TaskFailure ? err.message : `${connector.type} task failed: ${(err as Error).message}`;
+      const error = failureMessage(connector, err);
       log.warn({ error }, "run failed");
       if (this.store.finishRun(key, ActionPhase.FAILED, { error })) this.emit(key);
     } finally {

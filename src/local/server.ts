@@ -2,9 +2,8 @@
 // cleartext HTTP/2) on loopback, serving the flyteidl2 services the gateway uses, backed
 // by SQLite and executing runs with connectors. The gateway reaches it over the network
 // exactly as it reaches a remote Flyte.
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import type { ConnectError, ConnectRouter } from "@connectrpc/connect";
-import { fastify } from "fastify";
+import { listenConnect } from "../connect-server.ts";
 import { dirname } from "node:path";
 import { pino, type Logger } from "pino";
 import { NO_SECRETS, type SecretSource } from "../connectors/secrets.ts";
@@ -51,12 +50,6 @@ export interface LocalControlPlane {
   close(): Promise<void>;
 }
 
-export function splitAddr(addr: string): { host: string; port: number } {
-  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
-  if (!match) throw new Error(`expected host:port, got "${addr}"`);
-  return { host: match[1]!, port: Number(match[2]) };
-}
-
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.logger ?? pino({ level: "silent" });
   const store = new Store(options.dbPath);
@@ -83,8 +76,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, "runs in flight at the last stop were recovered");
 
   const keys = new ApiKeys(options.apiKeys);
-  const server = fastify({ http2: true, logger: false });
-  await server.register(fastifyConnectPlugin, {
+  const server = await listenConnect({
+    addr: options.addr,
     interceptors: [keys.interceptor()],
     routes(router: ConnectRouter) {
       router.service(IdentityService, identityService());
@@ -94,15 +87,10 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       router.service(ClusterService, clusterService());
     },
   });
-  const { host, port } = splitAddr(options.addr);
-  await server.listen({ host, port });
-  const address = server.server.address();
-  const boundPort = typeof address === "object" && address ? address.port : port;
-  const urlHost = host.includes(":") ? `[${host}]` : host;
 
   return {
-    url: `http://${urlHost}:${boundPort}`,
-    port: boundPort,
+    url: server.url,
+    port: server.port,
     // events.on() also listens for "error"; count each watch once, by its run's event.
     openWatches: () =>
       executor.events.eventNames().reduce((sum, name) => sum + (name === "error" ? 0 : executor.events.listenerCount(name)), 0),
