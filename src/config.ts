@@ -56,6 +56,21 @@ function integer(env: Env, key: string, fallback: number, min: number, max: numb
   return Number(value);
 }
 
+/** `token=subject,...`, or undefined when unset. */
+function apiKeysSetting(env: Env, key: string): Array<{ token: string; subject: string }> | undefined {
+  const value = env[key];
+  if (!value) return undefined;
+  let keys;
+  try {
+    keys = parseApiKeys(value);
+  } catch (err) {
+    // The message must not echo the value: it holds tokens.
+    throw new ConfigError(key, (err as Error).message);
+  }
+  if (keys.length === 0) throw new ConfigError(key, "holds no token=subject entry");
+  return keys;
+}
+
 function bool(env: Env, key: string): boolean {
   const value = (env[key] ?? "").toLowerCase();
   if (["", "0", "false", "no", "off"].includes(value)) return false;
@@ -120,16 +135,7 @@ export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
     if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(addr) || Number(addr.split(":").pop()) > 65535) {
       throw new ConfigError("FLYTE_LOCAL_ADDR", `expected host:port, got "${addr}"`);
     }
-    let apiKeys: LocalPlaneConfig["apiKeys"];
-    if (env.FLYTE_LOCAL_API_KEYS) {
-      try {
-        apiKeys = parseApiKeys(env.FLYTE_LOCAL_API_KEYS);
-      } catch (err) {
-        // The message must not echo the value: it holds tokens.
-        throw new ConfigError("FLYTE_LOCAL_API_KEYS", (err as Error).message);
-      }
-      if (apiKeys.length === 0) throw new ConfigError("FLYTE_LOCAL_API_KEYS", "holds no token=subject entry");
-    }
+    const apiKeys = apiKeysSetting(env, "FLYTE_LOCAL_API_KEYS");
     local = {
       addr,
       dbPath: resolve(cwd, env.FLYTE_LOCAL_DB || ".flyte-webhook/flyte.db"),
@@ -181,14 +187,7 @@ export function connectorConfigFromEnv(env: Env, args: readonly string[] = [], c
   const host = env.HOST || "127.0.0.1";
   const logLevel = env.LOG_LEVEL || "info";
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
-  let apiKeys: ConnectorConfig["apiKeys"];
-  if (env.FLYTE_CONNECTOR_API_KEYS) {
-    try {
-      apiKeys = parseApiKeys(env.FLYTE_CONNECTOR_API_KEYS);
-    } catch (err) {
-      throw new ConfigError("FLYTE_CONNECTOR_API_KEYS", (err as Error).message);
-    }
-  }
+  const apiKeys = apiKeysSetting(env, "FLYTE_CONNECTOR_API_KEYS");
   return {
     addr: `${host.includes(":") ? `[${host}]` : host}:${port}`,
     logLevel,
