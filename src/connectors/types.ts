@@ -19,6 +19,11 @@ export interface ConnectorContext {
   secrets: SecretSource;
   /** The plane's data directory, for connectors that keep files (downloads, build contexts). */
   dataDir?: string;
+  /**
+   * Reports how far a long run has got, in a short human sentence ("3/5 files, 12 MiB of
+   * 40 MiB"); the plane keeps the latest one with the run and shows it in its details.
+   */
+  progress?(message: string): void;
 }
 
 export interface Connector {

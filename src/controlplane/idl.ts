@@ -96,3 +96,4 @@ export {
 } from "@flyteorg/flyteidl2/flyteidl2/connector/service_pb.ts";
 export { type Resource, ResourceSchema, ConnectorSchema as ConnectorInfoSchema } from "@flyteorg/flyteidl2/flyteidl2/connector/connector_pb.ts";
 export { TaskExecution_Phase } from "@flyteorg/flyteidl2/flyteidl2/core/execution_pb.ts";
+export { type ImageSpec, ImageSpecSchema } from "@flyteorg/flyteidl2/flyteidl2/imagebuilder/definition_pb.ts";

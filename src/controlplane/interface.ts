@@ -3,7 +3,7 @@
 // task metadata get_task answers with.
 import { create } from "@bufbuild/protobuf";
 import { invalidInputs } from "../errors.ts";
-import { type Inputs, InputsSchema, type Literal, type NamedLiteral, type TaskDetails, type TaskSpec } from "./idl.ts";
+import { type Inputs, InputsSchema, type Outputs, OutputsSchema, type Literal, type NamedLiteral, type TaskDetails, type TaskSpec } from "./idl.ts";
 import { fromLiteral, LiteralError, toLiteral } from "./literals.ts";
 
 /** Inputs of a task spec in interface order, with their default literal where one is set. */
@@ -47,6 +47,18 @@ export function inputsFromJson(spec: TaskSpec | undefined, body: Record<string, 
   }
   if (problems.length > 0) throw invalidInputs(`invalid inputs: ${problems.join("; ")}`);
   return create(InputsSchema, { literals });
+}
+
+/**
+ * A connector's results → the task's Outputs, typed by the output interface. A result
+ * that does not fit the interface is a bug of the connector, so this throws.
+ */
+export function outputsFromJson(spec: TaskSpec | undefined, values: Record<string, unknown>): Outputs {
+  const variables = spec?.taskTemplate?.interface?.outputs?.variables ?? [];
+  const literals = variables
+    .filter((v) => values[v.key] !== undefined)
+    .map((v) => ({ name: v.key, value: toLiteral(values[v.key], v.value?.type, v.key) }) as NamedLiteral);
+  return create(OutputsSchema, { literals });
 }
 
 /** Named literals → a JSON object keyed by input/output name. */

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { ActionPhase } from "../controlplane/idl.ts";
 import type { SecretSource } from "../connectors/secrets.ts";
 import { type Connector, failureMessage } from "../connectors/types.ts";
+import type { ProgressStore } from "./progress.ts";
 import type { RunKey, Store } from "./store.ts";
 
 export const runKeyString = (key: RunKey) => `${key.org}/${key.project}/${key.domain}/${key.name}`;
@@ -22,7 +23,7 @@ export class Executor {
     private readonly store: Store,
     private readonly connectors: ReadonlyMap<string, Connector>,
     private readonly log: Logger,
-    private readonly resources: { secrets: SecretSource; dataDir?: string },
+    private readonly resources: { secrets: SecretSource; dataDir?: string; progress?: ProgressStore },
     private readonly maxConcurrent = 64,
   ) {
     // Every watcher of a run adds a listener; many watchers of one run are normal.
@@ -121,6 +122,10 @@ export class Executor {
         log,
         secrets: this.resources.secrets,
         dataDir: this.resources.dataDir,
+        progress: (message) => {
+          // A report racing an abort must not land after the run has ended.
+          if (!controller.signal.aborted) this.resources.progress?.set(key, message);
+        },
       });
       if (this.store.finishRun(key, ActionPhase.SUCCEEDED, { outputs })) this.emit(key);
     } catch (err) {

@@ -2,6 +2,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Executor } from "./executor.ts";
+import type { ProgressStore } from "./progress.ts";
 import type { RunKey, Store } from "./store.ts";
 import { ROOT_ACTION } from "./views.ts";
 
@@ -9,6 +10,8 @@ export interface PlaneContext {
   store: Store;
   executor: Executor;
   log: Logger;
+  /** What connectors last reported about their runs. */
+  progress?: ProgressStore;
 }
 
 export const invalid = (message: string) => new ConnectError(message, Code.InvalidArgument);

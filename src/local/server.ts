@@ -10,11 +10,16 @@ import { NO_SECRETS, type SecretSource } from "../connectors/secrets.ts";
 import type { Connector } from "../connectors/types.ts";
 import { echoConnector } from "../connectors/echo.ts";
 import { webhookConnector } from "../connectors/webhook.ts";
+import { type HfPrefetchOptions, hfPrefetchConnector } from "../connectors/hf-prefetch.ts";
+import { imageBuildConnector } from "../connectors/image-build.ts";
+import type { ImageBuilderSetting } from "../image/builders.ts";
+import { systemTasks } from "../system-tasks.ts";
 import { ClusterService, DataProxyService, IdentityService, RunService, TaskService } from "../controlplane/idl.ts";
 import { ApiKeys } from "./auth.ts";
 import { CatalogError, type CatalogTask } from "./catalog.ts";
 import { Executor } from "./executor.ts";
 import type { PlaneContext } from "./plane-context.ts";
+import { ProgressStore } from "./progress.ts";
 import { clusterService } from "./services/cluster.ts";
 import { dataProxyService } from "./services/dataproxy.ts";
 import { identityService } from "./services/identity.ts";
@@ -39,6 +44,12 @@ export interface LocalControlPlaneOptions {
   secrets?: SecretSource;
   /** Where connectors keep files; default: beside the database (a temp dir for ":memory:"). */
   dataDir?: string;
+  /** Organization of the system tasks (build-image, prefetch-hf-model); default empty. */
+  org?: string;
+  /** `FLYTE_LOCAL_IMAGE_BUILDER`; unset: image builds fail saying no builder is configured. */
+  imageBuilder?: ImageBuilderSetting | undefined;
+  /** Hugging Face Hub settings of the prefetch task (`HF_ENDPOINT`, deadlines). */
+  hfPrefetch?: HfPrefetchOptions;
 }
 
 export interface LocalControlPlane {
@@ -53,10 +64,13 @@ export interface LocalControlPlane {
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.logger ?? pino({ level: "silent" });
   const store = new Store(options.dbPath);
-  const connectors = new Map((options.connectors ?? defaultConnectors()).map((c) => [c.type, c]));
+  // The system tasks' connectors come first so a caller's own connector of the same type wins.
+  const system = [imageBuildConnector({ builder: options.imageBuilder }), hfPrefetchConnector(options.hfPrefetch)];
+  const connectors = new Map([...system, ...(options.connectors ?? defaultConnectors())].map((c) => [c.type, c]));
   const dataDir = options.dataDir ?? (options.dbPath === ":memory:" ? undefined : dirname(options.dbPath));
-  const executor = new Executor(store, connectors, log, { secrets: options.secrets ?? NO_SECRETS, dataDir }, options.maxConcurrentRuns);
-  const plane: PlaneContext = { store, executor, log };
+  const progress = new ProgressStore(store.db);
+  const executor = new Executor(store, connectors, log, { secrets: options.secrets ?? NO_SECRETS, dataDir, progress }, options.maxConcurrentRuns);
+  const plane: PlaneContext = { store, executor, log, progress };
 
   for (const task of options.catalog ?? []) {
     const type = task.spec.taskTemplate?.type ?? "";
@@ -72,6 +86,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     }
     store.putTask(task.id, task.spec, "catalog");
   }
+  for (const task of systemTasks(options.org ?? "", new Set(connectors.keys()))) store.putTask(task.id, task.spec, "system");
   const recovered = executor.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, "runs in flight at the last stop were recovered");
 

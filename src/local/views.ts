@@ -12,6 +12,7 @@ import {
   RunSchema,
   type TaskSpec,
 } from "../controlplane/idl.ts";
+import type { RunProgress } from "./progress.ts";
 import type { RunRow } from "./store.ts";
 
 /** The root action of every run is named "a0", as in Flyte 2. */
@@ -20,7 +21,7 @@ export const ROOT_ACTION = "a0";
 /** A subject as the EnrichedIdentity flyteidl2 reports who did something with. */
 const identity = (subject: string) => ({ principal: { case: "user" as const, value: { id: { subject }, spec: { userHandle: subject } } } });
 
-function actionDetails(run: RunRow, spec: TaskSpec | undefined): ActionDetails {
+function actionDetails(run: RunRow, spec: TaskSpec | undefined, progress?: RunProgress): ActionDetails {
   const runId = { org: run.org, project: run.project, domain: run.domain, name: run.name };
   const result =
     run.phase === ActionPhase.FAILED || run.phase === ActionPhase.TIMED_OUT
@@ -43,11 +44,24 @@ function actionDetails(run: RunRow, spec: TaskSpec | undefined): ActionDetails {
     },
     result,
     spec: spec ? { case: "task", value: spec } : { case: undefined },
+    // The attempt under way (or the last one), with the connector's latest progress report.
+    attempts:
+      run.attempts > 0
+        ? [
+            {
+              attempt: run.attempts,
+              phase: run.phase,
+              startTime: run.startedAt !== undefined ? timestampFromMs(run.startedAt) : undefined,
+              endTime: run.endedAt !== undefined ? timestampFromMs(run.endedAt) : undefined,
+              clusterEvents: progress ? [{ occurredAt: timestampFromMs(progress.updatedAt), message: progress.message }] : [],
+            },
+          ]
+        : [],
   });
 }
 
-export function runDetails(run: RunRow, spec: TaskSpec | undefined): RunDetails {
-  return create(RunDetailsSchema, { runSpec: run.runSpec, action: actionDetails(run, spec) });
+export function runDetails(run: RunRow, spec: TaskSpec | undefined, progress?: RunProgress): RunDetails {
+  return create(RunDetailsSchema, { runSpec: run.runSpec, action: actionDetails(run, spec, progress) });
 }
 
 export function runSummary(run: RunRow): Run {

@@ -60,7 +60,7 @@ export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunS
     if (!run) throw missing(`run ${key.name} not found`);
     return run;
   };
-  const details = (run: RunRow) => runDetails(run, store.getTask(run.taskId)?.spec);
+  const details = (run: RunRow) => runDetails(run, store.getTask(run.taskId)?.spec, plane.progress?.latest(run));
 
   /** Current details, then every change, until the run ends or the caller goes away. */
   async function* watch(key: RunKey, context: HandlerContext) {
