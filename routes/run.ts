@@ -2,90 +2,43 @@
 // Unlike the reference, these endpoints honour the task allow-list: a run of a task that
 // is not allowed answers 403, so a run name cannot be used to reach a forbidden task.
 import { Type } from "typebox";
-import { runUrl } from "../src/controlplane/console.ts";
 import type { Credentials } from "../src/controlplane/client.ts";
-import type { RunDetails } from "../src/controlplane/idl.ts";
-import { literalsToJson } from "../src/controlplane/interface.ts";
-import { isTerminal, phaseName } from "../src/controlplane/phase.ts";
-import { badGateway, ErrorRef, forbidden } from "../src/errors.ts";
+import { ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
+import { AbortBody, checkedRun, RunIoBody, runInputsOutputs, runStatus, RunStatusBody } from "../src/runs.ts";
 
 const RunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "Run name" }) });
-const Phase = Type.String({
-  description: "Lowercase phase: queued, waiting_for_resources, initializing, running, paused, succeeded, failed, aborted, timed_out, recovered",
-  examples: ["succeeded"],
-});
 
 export default async function runRoutes(app: App) {
   const { controlPlane, allowTask, consoleBase } = app.gateway;
 
   /** Run details, after checking that the run's task is allowed. */
-  async function allowedRun(creds: Credentials, name: string): Promise<RunDetails> {
-    const details = await controlPlane.getRun(creds, name);
-    const meta = details.action?.metadata?.spec;
-    const task = meta?.case === "task" ? meta.value.id : undefined;
-    if (!task || !allowTask({ domain: task.domain, project: task.project, name: task.name })) {
-      throw forbidden(`Run ${name} is of a task that is not in the allowlist`, "task_not_allowed");
-    }
-    return details;
-  }
-
-  const status = (details: RunDetails) => {
-    const id = details.action?.id?.run;
-    const raw = details.action?.status?.phase ?? 0;
-    const phase = phaseName(raw);
-    if (!id || phase === undefined) throw badGateway("the control plane answered with a run without a name or phase");
-    const result = details.action?.result;
-    return {
-      name: id.name,
-      phase,
-      url: runUrl(consoleBase, id.domain, id.project, id.name),
-      done: isTerminal(raw),
-      // Beyond the reference: why a run failed, so callers need not open the console.
-      ...(result?.case === "errorInfo" ? { error: result.value.message } : {}),
-    };
-  };
+  const allowedRun = (creds: Credentials, name: string) =>
+    checkedRun(controlPlane, creds, name, (task) => {
+      if (!task || !allowTask({ domain: task.domain, project: task.project, name: task.name })) {
+        throw forbidden(`Run ${name} is of a task that is not in the allowlist`, "task_not_allowed");
+      }
+    });
 
   route(app, "get_run", {
     schema: {
       description: "Phase of a run and whether it is done.",
       params: RunParams,
-      response: {
-        200: Type.Object({
-          name: Type.String(),
-          phase: Phase,
-          url: Type.String(),
-          done: Type.Boolean(),
-          error: Type.Optional(Type.String({ description: "Why the run failed; only on failed runs" })),
-        }),
-        404: ErrorRef,
-      },
+      response: { 200: RunStatusBody, 404: ErrorRef },
     },
-    handler: async (request) => status(await allowedRun(request.credentials, request.params.name)),
+    handler: async (request) => runStatus(consoleBase, (await allowedRun(request.credentials, request.params.name)).action),
   });
 
   route(app, "get_run_io", {
     schema: {
       description: "Inputs of a run, and its outputs once it has succeeded (null before, and when it did not succeed).",
       params: RunParams,
-      response: {
-        200: Type.Object({
-          name: Type.String(),
-          inputs: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-          outputs: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-        }),
-        404: ErrorRef,
-      },
+      response: { 200: RunIoBody, 404: ErrorRef },
     },
     handler: async (request) => {
       const details = await allowedRun(request.credentials, request.params.name);
-      const { name } = status(details);
-      const data = await controlPlane.getRunData(request.credentials, details);
-      return {
-        name,
-        inputs: data.inputs ? literalsToJson(data.inputs.literals) : null,
-        outputs: data.outputs ? literalsToJson(data.outputs.literals) : null,
-      };
+      const { name } = runStatus(consoleBase, details.action);
+      return { name, ...(await runInputsOutputs(controlPlane, request.credentials, details)) };
     },
   });
 
@@ -96,11 +49,7 @@ export default async function runRoutes(app: App) {
       querystring: Type.Object({
         reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort" }),
       }),
-      response: {
-        200: Type.Object({ name: Type.String(), status: Type.Literal("abort_requested"), reason: Type.String() }),
-        404: ErrorRef,
-        409: ErrorRef,
-      },
+      response: { 200: AbortBody, 404: ErrorRef, 409: ErrorRef },
     },
     handler: async (request) => {
       const { name } = request.params;

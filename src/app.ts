@@ -7,7 +7,9 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { fastify } from "fastify";
+import buildRoutes from "../routes/build.ts";
 import coreRoutes from "../routes/core.ts";
+import prefetchRoutes from "../routes/prefetch.ts";
 import runRoutes from "../routes/run.ts";
 import taskRoutes from "../routes/task.ts";
 import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
@@ -96,5 +98,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   app.register(coreRoutes);
   app.register(taskRoutes);
   app.register(runRoutes);
+  app.register(buildRoutes);
+  app.register(prefetchRoutes);
   return app;
 }

@@ -1,6 +1,7 @@
 // Typed client for the Flyte 2 control plane: one method per thing the gateway asks,
 // each sending the requests flyte-sdk sends (see WIRE.md), with the caller's
 // Authorization/Cookie forwarded verbatim and a deadline on every call.
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { badGateway, fromControlPlane, notFound } from "../errors.ts";
@@ -9,8 +10,10 @@ import {
   Filter_Function,
   IdentityService,
   type Inputs,
+  type Run,
   type RunDetails,
   RunService,
+  RunSpecSchema,
   Sort_Direction,
   type TaskDetails,
   TaskService,
@@ -126,6 +129,11 @@ export class ControlPlane {
 
   /** Creates a run of a task in the gateway's project/domain; the plane names it. */
   async createRun(creds: Credentials, task: TaskDetails, inputs: Inputs): Promise<string> {
+    return (await this.startRun(creds, task, inputs)).name;
+  }
+
+  /** createRun, also answering the new run as the plane reported it (phase included). */
+  async startRun(creds: Credentials, task: TaskDetails, inputs: Inputs, runSpec: MessageInitShape<typeof RunSpecSchema> = {}): Promise<{ name: string; run: Run }> {
     try {
       const { run } = await this.runs.createRun(
         {
@@ -135,13 +143,13 @@ export class ControlPlane {
           },
           task: { case: "taskId", value: task.taskId! },
           inputWrapper: { case: "inputs", value: inputs },
-          runSpec: {},
+          runSpec,
         },
         this.call(creds),
       );
       const name = run?.action?.id?.run?.name;
       if (!name) throw badGateway("the control plane answered CreateRun without a run name");
-      return name;
+      return { name, run };
     } catch (err) {
       throw fromControlPlane(err, { notFound: `task ${task.taskId?.name ?? ""}` });
     }

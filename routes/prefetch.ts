@@ -1,0 +1,100 @@
+// Prefetch group: download a Hugging Face model with a run of the control plane's
+// `prefetch-hf-model` system task, then read or abort that run. The run endpoints here are
+// the run group's, limited to prefetch runs: any other run name is a 404, so they cannot
+// reach runs of tasks the allow-list keeps from callers.
+import { Type } from "typebox";
+import type { Credentials } from "../src/controlplane/client.ts";
+import { inputsFromJson } from "../src/controlplane/interface.ts";
+import { badRequest, ErrorRef, notFound } from "../src/errors.ts";
+import { type App, route } from "../src/gateway.ts";
+import { artifactName, checkPrefetchParams } from "../src/prefetch/params.ts";
+import { AbortBody, checkedRun, Phase, RunIoBody, runInputsOutputs, runStatus, RunStatusBody } from "../src/runs.ts";
+import { isSystemTask, PREFETCH_TASK, systemTaskRef } from "../src/system-tasks.ts";
+
+const Text = (description: string) => Type.Optional(Type.String({ maxLength: 1024, description }));
+const PrefetchQuery = Type.Object({
+  repo: Type.String({ minLength: 1, maxLength: 200, description: "Hugging Face repository id", examples: ["meta-llama/Llama-2-7b-hf"] }),
+  raw_data_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Where to store the model (the embedded plane: a directory or file:// URI)" })),
+  artifact_name: Text("Name of the stored model (default: the repo's name, dots as dashes)"),
+  architecture: Text("Model architecture, e.g. LlamaForCausalLM"),
+  task: Type.String({ default: "auto", maxLength: 1024, description: "Model task, e.g. generate, classify, embed" }),
+  modality: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "Modalities (default text); repeat for each" })),
+  serial_format: Text("Serialization format, e.g. safetensors"),
+  model_type: Text("Model type, e.g. transformer"),
+  short_description: Text("Short description of the model"),
+  hf_token_key: Type.String({ default: "HF_TOKEN", description: "Name of the secret holding the Hugging Face token" }),
+  cpu: Type.String({ default: "2", description: "CPU request of the prefetch task" }),
+  memory: Type.String({ default: "8Gi", description: "Memory request of the prefetch task" }),
+  disk: Type.String({ default: "50Gi", description: "Disk request; a repository larger than this fails" }),
+  force: Type.Integer({ default: 0, minimum: 0, description: "Above 0: download again files already present" }),
+});
+// FastAPI reads flyte-sdk's list-typed `modality` from the body, as a bare JSON list.
+const ModalityBody = Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "modality, as flyte-sdk's app takes it" }));
+
+const RunNameParams = Type.Object({ run_name: Type.String({ minLength: 1, maxLength: 128, description: "Name of the prefetch run" }) });
+
+export default async function prefetchRoutes(app: App) {
+  const { controlPlane, consoleBase } = app.gateway;
+
+  const prefetchRun = (creds: Credentials, name: string) =>
+    checkedRun(controlPlane, creds, name, (task) => {
+      if (!isSystemTask(task, PREFETCH_TASK)) throw notFound(`Prefetch run ${name} not found`);
+    });
+
+  route(app, "prefetch_hf_model", {
+    schema: {
+      description: "Starts downloading a Hugging Face model repository; answers at once with the run.",
+      querystring: PrefetchQuery,
+      body: ModalityBody,
+      response: { 200: Type.Object({ name: Type.String(), url: Type.String(), phase: Phase, done: Type.Boolean() }), 404: ErrorRef, 422: ErrorRef },
+    },
+    handler: async (request) => {
+      const q = request.query;
+      const problems = checkPrefetchParams(q);
+      if (problems.length > 0) throw badRequest(problems.join("; "), "invalid_prefetch_request");
+      const task = await controlPlane.getTask(request.credentials, systemTaskRef(PREFETCH_TASK), { cached: true });
+      const given = Object.fromEntries(Object.entries({ ...q, modality: q.modality ?? request.body }).filter(([, v]) => v !== undefined));
+      const { run } = await controlPlane.startRun(request.credentials, task, inputsFromJson(task.spec, given), {
+        // A forced prefetch must not be answered from a cached earlier run.
+        overwriteCache: q.force > 0,
+        labels: { values: { model: artifactName(q.repo, q.artifact_name) } },
+      });
+      const { name, url, phase, done } = runStatus(consoleBase, run.action);
+      return { name, url, phase, done };
+    },
+  });
+
+  route(app, "get_prefetch_hf_model", {
+    schema: { description: "Phase of a prefetch run, and its progress.", params: RunNameParams, response: { 200: RunStatusBody, 404: ErrorRef } },
+    handler: async (request) => runStatus(consoleBase, (await prefetchRun(request.credentials, request.params.run_name)).action),
+  });
+
+  route(app, "get_prefetch_hf_model_io", {
+    schema: {
+      description: "Inputs of a prefetch run, and once it has succeeded its outputs: the model's path, commit and files.",
+      params: RunNameParams,
+      response: { 200: Type.Object({ name: Type.String(), phase: Phase, inputs: RunIoBody.properties.inputs, outputs: RunIoBody.properties.outputs }), 404: ErrorRef },
+    },
+    handler: async (request) => {
+      const details = await prefetchRun(request.credentials, request.params.run_name);
+      const { name, phase } = runStatus(consoleBase, details.action);
+      return { name, phase, ...(await runInputsOutputs(controlPlane, request.credentials, details)) };
+    },
+  });
+
+  route(app, "abort_prefetch_hf_model", {
+    schema: {
+      description: "Aborts a prefetch run; the download under way stops.",
+      params: RunNameParams,
+      querystring: Type.Object({ reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort" }) }),
+      response: { 200: AbortBody, 404: ErrorRef, 409: ErrorRef },
+    },
+    handler: async (request) => {
+      const { run_name: name } = request.params;
+      const { reason } = request.query;
+      await prefetchRun(request.credentials, name);
+      await controlPlane.abortRun(request.credentials, name, reason);
+      return { name, status: "abort_requested" as const, reason };
+    },
+  });
+}
