@@ -26,9 +26,11 @@ const BuildQuery = Type.Object({
 
 // flyte-sdk's app declares the list parameters without Query(), so FastAPI reads them from
 // a JSON body; clients written against it send them that way, and that works here too.
-const BuildBody = Type.Optional(
+// (Fastify validates a missing body as null.)
+const BuildBody = Type.Union([
   Type.Object({ pip_packages: Packages("pip requirements", "pandas>=2"), apt_packages: Packages("Debian packages", "curl"), platform: Platforms }, { additionalProperties: false }),
-);
+  Type.Null(),
+]);
 
 export default async function buildRoutes(app: App) {
   const { controlPlane, consoleBase } = app.gateway;

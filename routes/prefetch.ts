@@ -29,7 +29,8 @@ const PrefetchQuery = Type.Object({
   force: Type.Integer({ default: 0, minimum: 0, description: "Above 0: download again files already present" }),
 });
 // FastAPI reads flyte-sdk's list-typed `modality` from the body, as a bare JSON list.
-const ModalityBody = Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "modality, as flyte-sdk's app takes it" }));
+// (Fastify validates a missing body as null.)
+const ModalityBody = Type.Union([Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "modality, as flyte-sdk's app takes it" }), Type.Null()]);
 
 const RunNameParams = Type.Object({ run_name: Type.String({ minLength: 1, maxLength: 128, description: "Name of the prefetch run" }) });
 
@@ -53,7 +54,7 @@ export default async function prefetchRoutes(app: App) {
       const problems = checkPrefetchParams(q);
       if (problems.length > 0) throw badRequest(problems.join("; "), "invalid_prefetch_request");
       const task = await controlPlane.getTask(request.credentials, systemTaskRef(PREFETCH_TASK), { cached: true });
-      const given = Object.fromEntries(Object.entries({ ...q, modality: q.modality ?? request.body }).filter(([, v]) => v !== undefined));
+      const given = Object.fromEntries(Object.entries({ ...q, modality: q.modality ?? request.body ?? undefined }).filter(([, v]) => v !== undefined));
       const { run } = await controlPlane.startRun(request.credentials, task, inputsFromJson(task.spec, given), {
         // A forced prefetch must not be answered from a cached earlier run.
         overwriteCache: q.force > 0,

@@ -30,7 +30,17 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
   }
   const catalog = readCatalogFile(local.catalogPath, { org, project, domain });
   const secrets = secretsFrom({ env: process.env, dir: local.secretsDir });
-  const plane = await startLocalControlPlane({ addr: local.addr, dbPath: local.dbPath, apiKeys, catalog, logger: log, secrets });
+  const plane = await startLocalControlPlane({
+    addr: local.addr,
+    dbPath: local.dbPath,
+    apiKeys,
+    catalog,
+    logger: log,
+    secrets,
+    org,
+    imageBuilder: local.imageBuilder,
+    hfPrefetch: { endpoint: local.hfEndpoint },
+  });
   log.info({ url: plane.url, db: local.dbPath, catalog: local.catalogPath }, "embedded control plane listening");
   return { plane, generated };
 }

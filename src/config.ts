@@ -5,6 +5,7 @@ import type { Protocol } from "./controlplane/client.ts";
 import { EndpointFilterError, resolveEnabledEndpoints } from "./endpoints.ts";
 import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
 import { parseApiKeys } from "./local/auth.ts";
+import { type ImageBuilderSetting, parseImageBuilder } from "./image/builders.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -24,6 +25,10 @@ export interface LocalPlaneConfig {
   catalogPath: string;
   /** `FLYTE_LOCAL_SECRETS_DIR`: one file per secret, as Kubernetes mounts them. */
   secretsDir: string | undefined;
+  /** `FLYTE_LOCAL_IMAGE_BUILDER`: the tool image builds run; unset: builds fail saying so. */
+  imageBuilder: ImageBuilderSetting | undefined;
+  /** `HF_ENDPOINT`: the Hugging Face Hub model prefetches download from. */
+  hfEndpoint: string | undefined;
 }
 
 export interface ServeConfig {
@@ -110,6 +115,16 @@ function url(env: Env, key: string): string | undefined {
   return value;
 }
 
+function imageBuilder(env: Env): ImageBuilderSetting | undefined {
+  const value = env.FLYTE_LOCAL_IMAGE_BUILDER;
+  if (!value) return undefined;
+  try {
+    return parseImageBuilder(value);
+  } catch (err) {
+    throw new ConfigError("FLYTE_LOCAL_IMAGE_BUILDER", (err as Error).message);
+  }
+}
+
 export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
   const endpointGroups = list(env, "FLYTE_WEBHOOK_ENDPOINT_GROUPS");
   const endpoints = list(env, "FLYTE_WEBHOOK_ENDPOINTS");
@@ -142,6 +157,8 @@ export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
       apiKeys,
       catalogPath: resolve(cwd, env.FLYTE_LOCAL_CATALOG || new URL("../examples/catalog.json", import.meta.url).pathname),
       secretsDir: env.FLYTE_LOCAL_SECRETS_DIR ? resolve(cwd, env.FLYTE_LOCAL_SECRETS_DIR) : undefined,
+      imageBuilder: imageBuilder(env),
+      hfEndpoint: url(env, "HF_ENDPOINT"),
     };
   }
 
