@@ -26,10 +26,10 @@ const BuildQuery = Type.Object({
 
 // flyte-sdk's app declares the list parameters without Query(), so FastAPI reads them from
 // a JSON body; clients written against it send them that way, and that works here too.
-// (Fastify validates a missing body as null.)
+// (Fastify validates a missing body as null; Null comes first so it is never coerced.)
 const BuildBody = Type.Union([
-  Type.Object({ pip_packages: Packages("pip requirements", "pandas>=2"), apt_packages: Packages("Debian packages", "curl"), platform: Platforms }, { additionalProperties: false }),
   Type.Null(),
+  Type.Object({ pip_packages: Packages("pip requirements", "pandas>=2"), apt_packages: Packages("Debian packages", "curl"), platform: Platforms }, { additionalProperties: false }),
 ]);
 
 export default async function buildRoutes(app: App) {

@@ -29,8 +29,8 @@ const PrefetchQuery = Type.Object({
   force: Type.Integer({ default: 0, minimum: 0, description: "Above 0: download again files already present" }),
 });
 // FastAPI reads flyte-sdk's list-typed `modality` from the body, as a bare JSON list.
-// (Fastify validates a missing body as null.)
-const ModalityBody = Type.Union([Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "modality, as flyte-sdk's app takes it" }), Type.Null()]);
+// (Fastify validates a missing body as null; Null comes first so it is not coerced to [""].)
+const ModalityBody = Type.Union([Type.Null(), Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "modality, as flyte-sdk's app takes it" })]);
 
 const RunNameParams = Type.Object({ run_name: Type.String({ minLength: 1, maxLength: 128, description: "Name of the prefetch run" }) });
 
