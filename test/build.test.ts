@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, configFromEnv } from "../src/config.ts";
 import { runUrl } from "../src/controlplane/console.ts";
 import { buildCommands, parseImageBuilder } from "../src/image/builders.ts";
 import { dockerfile } from "../src/image/dockerfile.ts";
@@ -127,6 +128,16 @@ describe("Dockerfile and builder command lines", () => {
     expect(parseImageBuilder("buildah=/opt/wrap.sh")).toEqual({ tool: "buildah", executable: "/opt/wrap.sh" });
     expect(() => parseImageBuilder("kaniko")).toThrow(/docker, podman, buildah/);
     expect(() => parseImageBuilder("docker=relative.sh")).toThrow(/absolute/);
+  });
+
+  it("takes FLYTE_LOCAL_IMAGE_BUILDER and HF_ENDPOINT from the environment, refusing bad values by name", () => {
+    const local = configFromEnv({ FLYTE_LOCAL_IMAGE_BUILDER: "/usr/bin/podman", HF_ENDPOINT: "http://127.0.0.1:9999" }).local!;
+    expect(local.imageBuilder).toEqual({ tool: "podman", executable: "/usr/bin/podman" });
+    expect(local.hfEndpoint).toBe("http://127.0.0.1:9999");
+    expect(configFromEnv({}).local).toMatchObject({ imageBuilder: undefined, hfEndpoint: undefined });
+    expect(() => configFromEnv({ FLYTE_LOCAL_IMAGE_BUILDER: "kaniko" })).toThrow(ConfigError);
+    expect(() => configFromEnv({ FLYTE_LOCAL_IMAGE_BUILDER: "kaniko" })).toThrow(/^FLYTE_LOCAL_IMAGE_BUILDER: /);
+    expect(() => configFromEnv({ HF_ENDPOINT: "ftp://hub" })).toThrow(/^HF_ENDPOINT: /);
   });
 });
 
