@@ -14,6 +14,11 @@ const ALL_IMPLEMENTED = [
   "/run/{name}",
   "/run/{name}/io",
   "/run/{name}/abort",
+  "/build-image",
+  "/prefetch/hf-model",
+  "/prefetch/hf-model/{run_name}",
+  "/prefetch/hf-model/{run_name}/io",
+  "/prefetch/hf-model/{run_name}/abort",
 ];
 
 let base: Stack; // no filter
@@ -112,19 +117,19 @@ describe("endpointGroups: [all] and no filter", () => {
     const doc = await openapi(s);
     expect(Object.keys(doc.paths).sort()).toEqual([...ALL_IMPLEMENTED].sort());
     for (const path of Object.keys(doc.paths)) {
-      expect(path).not.toMatch(/^\/(app|trigger|build-image|prefetch)/);
+      expect(path).not.toMatch(/^\/(app|trigger)/);
     }
     expect((await s.call("/me")).status).toBe(200);
     expect((await s.call("/task/development/flytesnacks/echo")).status).toBe(200);
   });
 
   // Product bug (src/app.ts, openapi `tags`): the tag list is computed from the *enabled*
-  // endpoint names, and the app/trigger/build/prefetch endpoints are "enabled" although no
-  // route plugin serves them, so the document advertises four groups with no operations.
+  // endpoint names, and the app/trigger endpoints are "enabled" although no
+  // route plugin serves them, so the document advertised groups with no operations.
   it("the OpenAPI tags list only groups that have a served endpoint", async () => {
     const s = await gateway({ gateway: { endpointGroups: ["all"] } });
     for (const doc of [await openapi(s), await openapi(base)]) {
-      expect(doc.tags.map((t: { name: string }) => t.name).sort()).toEqual(["core", "run", "task"]);
+      expect(doc.tags.map((t: { name: string }) => t.name).sort()).toEqual(["build", "core", "prefetch", "run", "task"]);
     }
   });
 
@@ -134,14 +139,22 @@ describe("endpointGroups: [all] and no filter", () => {
   });
 
   it("unimplemented groups answer 404 route_not_found even when enabled", async () => {
-    const s = await gateway({ gateway: { endpointGroups: ["app", "trigger", "build", "prefetch"] } });
+    const s = await gateway({ gateway: { endpointGroups: ["app", "trigger"] } });
     expectRouteNotFound(await s.call("/app/x"));
     expectRouteNotFound(await s.call("/trigger/a/b/activate", { method: "POST" }));
-    expectRouteNotFound(await s.call("/build-image", { method: "POST", json: {} }));
-    expectRouteNotFound(await s.call("/prefetch/hf-model", { method: "POST", json: {} }));
     const doc = await openapi(s);
     expect(Object.keys(doc.paths)).toEqual([]);
     expect((await s.call("/health", { token: null })).status).toBe(404);
+  });
+
+  it("the build and prefetch groups can be served alone", async () => {
+    const s = await gateway({ gateway: { endpointGroups: ["prefetch"] } });
+    const doc = await openapi(s);
+    expect(Object.keys(doc.paths).sort()).toEqual(ALL_IMPLEMENTED.filter((p) => p.startsWith("/prefetch")).sort());
+    expectRouteNotFound(await s.call("/build-image", { method: "POST" }));
+    expectRouteNotFound(await s.call("/run/x"));
+    const b = await gateway({ gateway: { endpoints: ["build_image"] } });
+    expect(Object.keys((await openapi(b)).paths)).toEqual(["/build-image"]);
   });
 
   it("an empty endpoints list serves no endpoint but still the docs", async () => {
