@@ -56,8 +56,17 @@ export interface OutboundDispatchers {
   close(): Promise<void>;
 }
 
-export function outboundDispatchers(): OutboundDispatchers {
-  const base = buildConnector({ lookup: guardedLookup as never, timeout: 10_000 });
+export interface OutboundDeadlines {
+  /** Connecting (default 10 s). */
+  connectTimeoutMs?: number;
+  /** From sending a request to its answer's headers (undici's default when unset). */
+  headersTimeoutMs?: number;
+  /** Longest wait for the next chunk of a body (undici's default when unset). */
+  bodyTimeoutMs?: number;
+}
+
+export function outboundDispatchers(deadlines: OutboundDeadlines = {}): OutboundDispatchers {
+  const base = buildConnector({ lookup: guardedLookup as never, timeout: deadlines.connectTimeoutMs ?? 10_000 });
   // Every connection, redirect hops included, passes here: IP literals skip DNS, so they
   // are checked before connecting; names are checked by the lookup.
   const connect: buildConnector.connector = (options, callback) => {
@@ -69,6 +78,8 @@ export function outboundDispatchers(): OutboundDispatchers {
     connect,
     keepAliveTimeout: 10_000,
     connections: 64,
+    ...(deadlines.headersTimeoutMs !== undefined ? { headersTimeout: deadlines.headersTimeoutMs } : {}),
+    ...(deadlines.bodyTimeoutMs !== undefined ? { bodyTimeout: deadlines.bodyTimeoutMs } : {}),
   });
   return {
     direct: agent,

@@ -10,6 +10,8 @@ export interface FakeRepo {
   gated?: boolean;
   /** The revision call never answers (deadline tests). */
   hang?: boolean;
+  /** Where large files are redirected instead of the CDN (a hostile hub). */
+  redirectTo?: string;
 }
 
 export interface HubRequest {
@@ -128,7 +130,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>): Promise<Fak
       const body = repo.files[resolve[3]!];
       if (resolve[2] !== COMMIT || !body) return error(404, "EntryNotFound");
       if (body.length >= LFS_THRESHOLD) {
-        res.writeHead(302, { location: `${hub.cdnUrl}/blobs/${repoId}/${encodeURIComponent(resolve[3]!)}` });
+        res.writeHead(302, { location: repo.redirectTo ?? `${hub.cdnUrl}/blobs/${repoId}/${encodeURIComponent(resolve[3]!)}` });
         return void res.end();
       }
       return void send(res, body, 0);

@@ -21,6 +21,7 @@ beforeAll(async () => {
     "acme/tiny-model": modelRepo(),
     "acme/gated-model": { gated: true, files: { "config.json": Buffer.from("{}"), "weights.bin": Buffer.alloc(2 * 1024 * 1024, 7) } },
     "acme/hanging": { hang: true, files: {} },
+    "acme/hostile": { files: { "big.bin": Buffer.alloc(1024 * 1024) }, redirectTo: "http://169.254.169.254/latest/meta-data/" },
   });
   out = mkdtempSync(join(tmpdir(), "flyte-webhook-prefetch-"));
   stack = await startStack({
@@ -153,6 +154,12 @@ describe("prefetch_hf_model", () => {
     const hanging = await finished((await prefetch("repo=acme/hanging")).name);
     expect(hanging).toMatchObject({ phase: "failed", error: expect.stringMatching(/did not answer in time/) });
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("refuses a download redirected to a cloud metadata address", async () => {
+    const run = await finished((await prefetch("repo=acme/hostile")).name);
+    expect(run.phase).toBe("failed");
+    expect(run.error).toMatch(/^downloading big\.bin was refused: 169\.254\.169\.254 is a link-local or cloud metadata address/);
   });
 
   it("answers at once while the download goes on, shows progress, and an abort stops the transfer", async () => {

@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { literalsToJson, outputsFromJson } from "../controlplane/interface.ts";
 import { artifactName, checkPrefetchParams, parseQuantity, type PrefetchParams } from "../prefetch/params.ts";
-import { DEFAULT_HF_ENDPOINT, Hub, hubDispatcher, type HubFile, type HubOptions } from "../prefetch/hub.ts";
+import { DEFAULT_HF_ENDPOINT, Hub, hubDispatchers, type HubFile, type HubOptions } from "../prefetch/hub.ts";
 import { HF_PREFETCH_TYPE } from "../system-tasks.ts";
 import { type Connector, type ConnectorContext, TaskFailure } from "./types.ts";
 
@@ -35,14 +35,14 @@ export function hfPrefetchConnector(options: HfPrefetchOptions = {}): Connector 
       const problems = checkPrefetchParams(p);
       if (problems.length > 0) throw new TaskFailure(`invalid prefetch inputs: ${problems.join("; ")}`);
       const tokenKey = p.hf_token_key || "HF_TOKEN";
-      const dispatcher = hubDispatcher(hubOptions);
+      const dispatchers = hubDispatchers(hubOptions);
       try {
         // No token means anonymous access, which public repositories allow (as in flyte-sdk).
-        const hub = new Hub(hubOptions, dispatcher, { token: ctx.secrets.get(tokenKey) || undefined, tokenKey }, p.repo);
+        const hub = new Hub(hubOptions, dispatchers.following, { token: ctx.secrets.get(tokenKey) || undefined, tokenKey }, p.repo);
         return await prefetch(ctx, hub, p, options.progressIntervalMs ?? 250);
       } finally {
         // Closes the connections of this run, including one an abort left mid-transfer.
-        await dispatcher.destroy();
+        await dispatchers.following.destroy();
       }
     },
   };

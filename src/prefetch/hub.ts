@@ -6,8 +6,9 @@
 import { createWriteStream } from "node:fs";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Agent, type Dispatcher, interceptors, request } from "undici";
+import { type Dispatcher, request } from "undici";
 import { TaskFailure } from "../connectors/types.ts";
+import { ForbiddenAddressError, type OutboundDispatchers, outboundDispatchers, readCapped } from "../outbound.ts";
 
 export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
 
@@ -31,11 +32,16 @@ export interface HubAuth {
   tokenKey: string;
 }
 
-/** The dispatcher of hub calls: deadlines on headers and on body stalls, redirects followed. */
-export function hubDispatcher(options: HubOptions): Dispatcher {
-  return new Agent({ headersTimeout: options.requestTimeoutMs, bodyTimeout: options.idleTimeoutMs, connectTimeout: options.requestTimeoutMs }).compose(
-    interceptors.redirect({ maxRedirections: 5 }),
-  );
+/** An API answer (a file list page, commit info) larger than this is not the Hub's. */
+const MAX_API_BODY = 32 * 1024 * 1024;
+
+/**
+ * The dispatchers of hub calls: the plane's guarded outbound agent (no link-local or
+ * metadata addresses, also after a redirect to a CDN), with deadlines on headers and on
+ * body stalls.
+ */
+export function hubDispatchers(options: HubOptions): OutboundDispatchers {
+  return outboundDispatchers({ connectTimeoutMs: options.requestTimeoutMs, headersTimeoutMs: options.requestTimeoutMs, bodyTimeoutMs: options.idleTimeoutMs });
 }
 
 export class Hub {
@@ -110,7 +116,7 @@ export class Hub {
     const response = await this.send(url, deadline, undefined);
     let body: unknown;
     try {
-      body = await response.body.json();
+      body = JSON.parse((await readCapped(response.body, MAX_API_BODY)).toString("utf8"));
     } catch (err) {
       if (signal.aborted) throw err;
       throw deadline.aborted ? timeoutFailure(this.base) : new TaskFailure(`the hub answered ${url.pathname} with something other than JSON`);
@@ -167,6 +173,7 @@ function timeoutFailure(base: URL): TaskFailure {
 }
 
 function transportFailure(err: unknown, what: string, base: URL): TaskFailure {
+  if (err instanceof ForbiddenAddressError) return new TaskFailure(`${what} was refused: ${err.message}`);
   const code = (err as { code?: string }).code;
   if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") return timeoutFailure(base);
   if (code === "UND_ERR_BODY_TIMEOUT") return new TaskFailure(`${what} stalled: the hub at ${base.origin} sent nothing for too long`);
