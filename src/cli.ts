@@ -2,7 +2,7 @@
 // flyte-webhook serve         gateway (+ the embedded control plane when FLYTE_ENDPOINT is unset)
 // flyte-webhook control-plane the embedded control plane alone, on FLYTE_LOCAL_ADDR
 // flyte-webhook connector     the webhook connector as flyteidl2 connector services, on PORT (8000)
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { pino } from "pino";
 import { createFlyteWebhookApp } from "./app.ts";
 import { ConfigError, configFromEnv, connectorConfigFromEnv, type LocalPlaneConfig } from "./config.ts";
@@ -24,7 +24,7 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
   let apiKeys = local.apiKeys;
   let generated: string | undefined;
   if (!apiKeys) {
-    const key = localApiKey(join(dirname(local.dbPath), "api-key"));
+    const key = localApiKey(join(local.dataDir, "api-key"));
     apiKeys = [{ token: key.token, subject: "local-user" }];
     generated = key.token;
   }
@@ -33,13 +33,14 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
   const plane = await startLocalControlPlane({
     addr: local.addr,
     dbPath: local.dbPath,
+    dataDir: local.dataDir,
     apiKeys,
     catalog,
     logger: log,
     secrets,
     org,
     imageBuilder: local.imageBuilder,
-    hfPrefetch: { endpoint: local.hfEndpoint },
+    hfPrefetch: { endpoint: local.hfEndpoint, roots: local.prefetchRoots },
   });
   log.info({ url: plane.url, db: local.dbPath, catalog: local.catalogPath }, "embedded control plane listening");
   return { plane, generated };
@@ -138,7 +139,7 @@ async function main() {
     const address = app.server.address();
     gatewayUrl = `http://${host}:${typeof address === "object" && address ? address.port : config.port}`;
   }
-  if (generated && config.local) printToken(generated, gatewayUrl ?? plane!.url, join(dirname(config.local.dbPath), "api-key"));
+  if (generated && config.local) printToken(generated, gatewayUrl ?? plane!.url, join(config.local.dataDir, "api-key"));
 
   onStop(async () => {
     for (const close of closers) await close().catch(() => undefined);

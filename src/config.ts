@@ -1,6 +1,6 @@
 // Environment → validated settings for `flyte-webhook serve`. A bad value stops the
 // process with a message naming the variable (exit 2), before anything listens.
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Protocol } from "./controlplane/client.ts";
 import { EndpointFilterError, resolveEnabledEndpoints } from "./endpoints.ts";
 import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
@@ -19,7 +19,10 @@ export class ConfigError extends Error {
 
 export interface LocalPlaneConfig {
   addr: string;
+  /** SQLite file, or ":memory:". */
   dbPath: string;
+  /** Where the plane keeps its files (the generated API key, downloads): beside the database. */
+  dataDir: string;
   /** Unset: a generated key kept in the data directory. */
   apiKeys: Array<{ token: string; subject: string }> | undefined;
   catalogPath: string;
@@ -27,6 +30,8 @@ export interface LocalPlaneConfig {
   secretsDir: string | undefined;
   /** `FLYTE_LOCAL_IMAGE_BUILDER`: the tool image builds run; unset: builds fail saying so. */
   imageBuilder: ImageBuilderSetting | undefined;
+  /** `FLYTE_LOCAL_PREFETCH_ROOTS`: where prefetched models may be written; default `<data dir>/prefetch`. */
+  prefetchRoots: string[] | undefined;
   /** `HF_ENDPOINT`: the Hugging Face Hub model prefetches download from. */
   hfEndpoint: string | undefined;
 }
@@ -151,14 +156,18 @@ export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
       throw new ConfigError("FLYTE_LOCAL_ADDR", `expected host:port, got "${addr}"`);
     }
     const apiKeys = apiKeysSetting(env, "FLYTE_LOCAL_API_KEYS");
+    // ":memory:" is SQLite's name for a database without a file, not a path.
+    const dbPath = env.FLYTE_LOCAL_DB === ":memory:" ? ":memory:" : resolve(cwd, env.FLYTE_LOCAL_DB || ".flyte-webhook/flyte.db");
     local = {
       addr,
-      dbPath: resolve(cwd, env.FLYTE_LOCAL_DB || ".flyte-webhook/flyte.db"),
+      dbPath,
+      dataDir: dbPath === ":memory:" ? resolve(cwd, ".flyte-webhook") : dirname(dbPath),
       apiKeys,
       catalogPath: resolve(cwd, env.FLYTE_LOCAL_CATALOG || new URL("../examples/catalog.json", import.meta.url).pathname),
       secretsDir: env.FLYTE_LOCAL_SECRETS_DIR ? resolve(cwd, env.FLYTE_LOCAL_SECRETS_DIR) : undefined,
       imageBuilder: imageBuilder(env),
       hfEndpoint: url(env, "HF_ENDPOINT"),
+      prefetchRoots: list(env, "FLYTE_LOCAL_PREFETCH_ROOTS")?.map((dir) => resolve(cwd, dir)),
     };
   }
 

@@ -77,7 +77,9 @@ describe("flyte-webhook serve", () => {
   });
 
   it("exits 2 on a catalog that does not parse", async () => {
-    const proc = run({ FLYTE_LOCAL_CATALOG: "/nonexistent/catalog.json", FLYTE_LOCAL_ADDR: "127.0.0.1:0", PORT: "0", FLYTE_LOCAL_DB: ":memory:" });
+    const dir = mkdtempSync(join(tmpdir(), "flyte-webhook-cli-"));
+    dirs.push(dir);
+    const proc = run({ FLYTE_LOCAL_CATALOG: "/nonexistent/catalog.json", FLYTE_LOCAL_ADDR: "127.0.0.1:0", PORT: "0", FLYTE_LOCAL_DB: join(dir, "flyte.db") });
     expect(await proc.exited).toBe(2);
     expect(proc.err()).toContain("FLYTE_LOCAL_CATALOG: cannot read catalog /nonexistent/catalog.json: ENOENT");
   });

@@ -27,7 +27,7 @@ beforeAll(async () => {
   stack = await startStack({
     plane: {
       secrets: secretsFrom({ env: { FLYTE_SECRET_HF_TOKEN: GOOD_TOKEN, FLYTE_SECRET_WRONG_TOKEN: BAD_TOKEN } }),
-      hfPrefetch: { endpoint: hub.url, requestTimeoutMs: 1000, idleTimeoutMs: 2000, progressIntervalMs: 0 },
+      hfPrefetch: { endpoint: hub.url, requestTimeoutMs: 1000, idleTimeoutMs: 2000, progressIntervalMs: 0, roots: [out] },
     },
   });
 });
@@ -115,10 +115,30 @@ describe("prefetch_hf_model", () => {
     expect((await io(run.name)).outputs.downloaded_bytes).toBe((await io(run.name)).outputs.total_bytes);
   });
 
-  it("stores under the data directory by default, named after the repository", async () => {
+  it("stores under the first root by default, named after the artifact", async () => {
     const run = await finished((await prefetch("repo=acme/tiny-model&artifact_name=tiny_v1")).name);
     expect(run.phase).toBe("succeeded");
-    expect((await io(run.name)).outputs).toMatchObject({ path: join(stack.dir, "prefetch", "tiny_v1"), artifact_name: "tiny_v1" });
+    expect((await io(run.name)).outputs).toMatchObject({ path: join(out, "tiny_v1"), artifact_name: "tiny_v1" });
+  });
+
+  it("writes only under the allowed roots (default: the data directory's prefetch folder)", async () => {
+    const own = await startStack({ plane: { hfPrefetch: { endpoint: hub.url, requestTimeoutMs: 1000 } } });
+    try {
+      const call = async (query: string) => {
+        const { body } = await own.call(`/prefetch/hf-model?${query}`, { method: "POST" });
+        return own.waitDone(body.name, 15_000);
+      };
+      const ok = await call("repo=acme/tiny-model");
+      expect(ok.phase).toBe("succeeded");
+      expect((await own.call(`/run/${ok.name}/io`)).body.outputs.path).toBe(join(own.dir, "prefetch", "acme/tiny-model"));
+      for (const outside of [out, join(own.dir, "prefetch", ".."), "../escape", `file://${join(own.dir, "flyte.db")}`]) {
+        const refused = await call(`repo=acme/tiny-model&raw_data_path=${encodeURIComponent(outside)}`);
+        expect(refused.phase, outside).toBe("failed");
+        expect(refused.error).toContain("is outside the directories models may be written to (FLYTE_LOCAL_PREFETCH_ROOTS:");
+      }
+    } finally {
+      await own.close();
+    }
   });
 
   it("uses the token from the secret for a gated repository, and never shows it", async () => {

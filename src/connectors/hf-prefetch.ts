@@ -4,7 +4,7 @@
 // transfer under way and leaves no partial file behind. Progress goes to the run.
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { isAbsolute, join, resolve, sep } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { literalsToJson, outputsFromJson } from "../controlplane/interface.ts";
 import { artifactName, checkPrefetchParams, parseQuantity, type PrefetchParams } from "../prefetch/params.ts";
@@ -15,6 +15,12 @@ import { type Connector, type ConnectorContext, TaskFailure } from "./types.ts";
 export interface HfPrefetchOptions extends Partial<HubOptions> {
   /** Least time between two progress reports of one run. */
   progressIntervalMs?: number;
+  /**
+   * Directories models may be written under (`FLYTE_LOCAL_PREFETCH_ROOTS`); default
+   * `<data dir>/prefetch`. A `raw_data_path` elsewhere fails the run, so a caller cannot
+   * make the plane write over its own files or anything else the process may write.
+   */
+  roots?: readonly string[];
 }
 
 const MiB = 1024 * 1024;
@@ -39,7 +45,8 @@ export function hfPrefetchConnector(options: HfPrefetchOptions = {}): Connector 
       try {
         // No token means anonymous access, which public repositories allow (as in flyte-sdk).
         const hub = new Hub(hubOptions, dispatchers.following, { token: ctx.secrets.get(tokenKey) || undefined, tokenKey }, p.repo);
-        return await prefetch(ctx, hub, p, options.progressIntervalMs ?? 250);
+        const roots = (options.roots?.length ? options.roots : [join(ctx.dataDir ?? join(tmpdir(), "flyte-webhook"), "prefetch")]).map((r) => resolve(r));
+        return await prefetch(ctx, hub, p, options.progressIntervalMs ?? 250, roots);
       } finally {
         // Closes the connections of this run, including one an abort left mid-transfer.
         await dispatchers.following.destroy();
@@ -48,9 +55,9 @@ export function hfPrefetchConnector(options: HfPrefetchOptions = {}): Connector 
   };
 }
 
-async function prefetch(ctx: ConnectorContext, hub: Hub, p: PrefetchParams & { force: number }, progressIntervalMs: number) {
+async function prefetch(ctx: ConnectorContext, hub: Hub, p: PrefetchParams & { force: number }, progressIntervalMs: number, roots: readonly string[]) {
   const name = artifactName(p.repo, p.artifact_name);
-  const root = targetDirectory(p.raw_data_path ?? "", ctx.dataDir, p.artifact_name ? name : p.repo);
+  const root = targetDirectory(p.raw_data_path ?? "", roots, p.artifact_name ? name : p.repo);
 
   ctx.progress?.(`resolving ${p.repo}`);
   const commit = await hub.commit("main", ctx.signal);
@@ -89,22 +96,30 @@ async function prefetch(ctx: ConnectorContext, hub: Hub, p: PrefetchParams & { f
 }
 
 /**
- * Where the model goes: `raw_data_path` as a directory or a file:// URI, else
- * `<data dir>/prefetch/<repo id or artifact name>` so a second prefetch finds the first one's files.
+ * Where the model goes: `raw_data_path` as a directory or a file:// URI (a relative path is
+ * taken under the first root), else `<first root>/<repo id or artifact name>` so a second
+ * prefetch finds the first one's files. Anything outside the roots fails the run.
  */
-function targetDirectory(rawDataPath: string, dataDir: string | undefined, fallback: string): string {
-  if (!rawDataPath) return join(dataDir ?? join(tmpdir(), "flyte-webhook"), "prefetch", fallback);
+function targetDirectory(rawDataPath: string, roots: readonly string[], fallback: string): string {
+  const first = roots[0]!;
+  if (!rawDataPath) return join(first, fallback);
+  let target: string;
   if (rawDataPath.startsWith("file://")) {
     try {
-      return fileURLToPath(rawDataPath);
+      target = fileURLToPath(rawDataPath);
     } catch {
       throw new TaskFailure(`raw_data_path ${rawDataPath} is not a valid file:// URI`);
     }
-  }
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(rawDataPath)) {
+  } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(rawDataPath)) {
     throw new TaskFailure(`raw_data_path ${rawDataPath}: this control plane stores models on its own disk; give a directory or a file:// URI`);
+  } else {
+    target = resolve(first, rawDataPath);
   }
-  return isAbsolute(rawDataPath) ? rawDataPath : resolve(dataDir ?? tmpdir(), rawDataPath);
+  target = resolve(target);
+  if (!roots.some((root) => target === root || target.startsWith(root.endsWith(sep) ? root : root + sep))) {
+    throw new TaskFailure(`raw_data_path ${rawDataPath} is outside the directories models may be written to (FLYTE_LOCAL_PREFETCH_ROOTS: ${roots.join(", ")})`);
+  }
+  return target;
 }
 
 /** A hub file's place under the root; names that would leave it fail the run. */
