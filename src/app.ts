@@ -7,9 +7,11 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { fastify } from "fastify";
+import appRoutes from "../routes/app.ts";
 import coreRoutes from "../routes/core.ts";
 import runRoutes from "../routes/run.ts";
 import taskRoutes from "../routes/task.ts";
+import triggerRoutes from "../routes/trigger.ts";
 import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
 import { ControlPlane } from "./controlplane/client.ts";
 import { consoleBase } from "./controlplane/console.ts";
@@ -56,6 +58,12 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     allowTrigger: triggerAllowlist(options.triggerAllowlist),
     consoleBase: consoleBase(options.consoleUrl, cp.endpoint),
     abortReason: DEFAULTS.abortReason,
+    appCall: {
+      timeoutMs: options.appCall?.timeoutMs ?? DEFAULTS.appCallTimeoutMs,
+      maxResponseBytes: options.appCall?.maxResponseBytes ?? DEFAULTS.appCallMaxBytes,
+      forwardAuthorization: options.appCall?.forwardAuthorization ?? true,
+    },
+    appWaitMs: options.appWaitMs ?? DEFAULTS.appWaitMs,
   };
   app.decorate("gateway", gateway);
   app.decorateRequest("credentials", null as never);
@@ -96,5 +104,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   app.register(coreRoutes);
   app.register(taskRoutes);
   app.register(runRoutes);
+  app.register(appRoutes);
+  app.register(triggerRoutes);
   return app;
 }

@@ -90,3 +90,23 @@ export {
 export { TaskTemplateSchema, TaskMetadataSchema as CoreTaskMetadataSchema } from "@flyteorg/flyteidl2/flyteidl2/core/tasks_pb.ts";
 export { SecurityContextSchema, SecretSchema } from "@flyteorg/flyteidl2/flyteidl2/core/security_pb.ts";
 export { IdentifierSchema, ResourceType } from "@flyteorg/flyteidl2/flyteidl2/core/identifier_pb.ts";
+export { AppService } from "@flyteorg/flyteidl2/flyteidl2/app/app_service_pb.ts";
+export {
+  type App,
+  AppSchema,
+  SpecSchema as AppSpecSchema,
+  ConditionSchema as AppConditionSchema,
+  type Identifier as AppIdentifier,
+  Status_DeploymentStatus as DeploymentStatus,
+  Spec_DesiredState as DesiredState,
+} from "@flyteorg/flyteidl2/flyteidl2/app/app_definition_pb.ts";
+export { type WatchResponse as AppWatchResponse } from "@flyteorg/flyteidl2/flyteidl2/app/app_payload_pb.ts";
+export { TriggerService } from "@flyteorg/flyteidl2/flyteidl2/trigger/trigger_service_pb.ts";
+export {
+  type TriggerDetails,
+  TriggerDetailsSchema,
+  type Trigger,
+  TriggerSchema,
+} from "@flyteorg/flyteidl2/flyteidl2/trigger/trigger_definition_pb.ts";
+export { TriggerAutomationSpecType } from "@flyteorg/flyteidl2/flyteidl2/task/common_pb.ts";
+export { type TriggerName, TriggerNameSchema } from "@flyteorg/flyteidl2/flyteidl2/common/identifier_pb.ts";
