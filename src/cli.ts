@@ -7,7 +7,7 @@ import { createFlyteWebhookApp } from "./app.ts";
 import { ConfigError, configFromEnv, type LocalPlaneConfig } from "./config.ts";
 import { secretsFrom } from "./connectors/secrets.ts";
 import { localApiKey } from "./local/auth.ts";
-import { CatalogError, readCatalogFile } from "./local/catalog.ts";
+import { CatalogError, readCatalog } from "./local/catalog.ts";
 import { type LocalControlPlane, startLocalControlPlane } from "./local/server.ts";
 
 const USAGE = "usage: flyte-webhook [serve | control-plane]\nSettings come from the environment; see README.md.";
@@ -26,9 +26,9 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
     apiKeys = [{ token: key.token, subject: "local-user" }];
     generated = key.token;
   }
-  const catalog = readCatalogFile(local.catalogPath, { org, project, domain });
+  const { tasks: catalog, apps, triggers } = readCatalog(local.catalogPath, { org, project, domain });
   const secrets = secretsFrom({ env: process.env, dir: local.secretsDir });
-  const plane = await startLocalControlPlane({ addr: local.addr, dbPath: local.dbPath, apiKeys, catalog, logger: log, secrets });
+  const plane = await startLocalControlPlane({ addr: local.addr, dbPath: local.dbPath, apiKeys, catalog, apps, triggers, logger: log, secrets });
   log.info({ url: plane.url, db: local.dbPath, catalog: local.catalogPath }, "embedded control plane listening");
   return { plane, generated };
 }

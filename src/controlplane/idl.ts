@@ -96,6 +96,7 @@ export {
   AppSchema,
   SpecSchema as AppSpecSchema,
   ConditionSchema as AppConditionSchema,
+  IngressSchema as AppIngressSchema,
   type Identifier as AppIdentifier,
   Status_DeploymentStatus as DeploymentStatus,
   Spec_DesiredState as DesiredState,
@@ -107,6 +108,9 @@ export {
   TriggerDetailsSchema,
   type Trigger,
   TriggerSchema,
+  TriggerSpecSchema,
+  TriggerStatusSchema,
+  TriggerMetadataSchema,
 } from "@flyteorg/flyteidl2/flyteidl2/trigger/trigger_definition_pb.ts";
-export { TriggerAutomationSpecType } from "@flyteorg/flyteidl2/flyteidl2/task/common_pb.ts";
+export { TriggerAutomationSpecType, TriggerAutomationSpecSchema } from "@flyteorg/flyteidl2/flyteidl2/task/common_pb.ts";
 export { type TriggerName, TriggerNameSchema } from "@flyteorg/flyteidl2/flyteidl2/common/identifier_pb.ts";

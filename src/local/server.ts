@@ -10,17 +10,23 @@ import { pino, type Logger } from "pino";
 import { NO_SECRETS, type SecretSource } from "../connectors/secrets.ts";
 import type { Connector } from "../connectors/types.ts";
 import { echoConnector } from "../connectors/echo.ts";
-import { ClusterService, DataProxyService, IdentityService, RunService, TaskService } from "../controlplane/idl.ts";
+import { AppService, ClusterService, DataProxyService, IdentityService, RunService, TaskService, TriggerService } from "../controlplane/idl.ts";
+import { AppDeployer } from "./app-deployer.ts";
+import { AppStore } from "./app-store.ts";
 import { ApiKeys } from "./auth.ts";
-import { CatalogError, type CatalogTask } from "./catalog.ts";
+import { type CatalogApp, CatalogError, type CatalogTask, type CatalogTrigger } from "./catalog.ts";
 import { Executor } from "./executor.ts";
 import type { PlaneContext } from "./plane-context.ts";
 import { clusterService } from "./services/cluster.ts";
 import { dataProxyService } from "./services/dataproxy.ts";
 import { identityService } from "./services/identity.ts";
+import { appService } from "./services/app.ts";
 import { runService } from "./services/run.ts";
 import { checkTask, taskService } from "./services/task.ts";
+import { declareTrigger, triggerService } from "./services/trigger.ts";
 import { Store } from "./store.ts";
+import { TriggerScheduler } from "./trigger-scheduler.ts";
+import { TriggerStore } from "./trigger-store.ts";
 
 export const DEFAULT_CONNECTORS: readonly Connector[] = [echoConnector];
 
@@ -31,6 +37,11 @@ export interface LocalControlPlaneOptions {
   dbPath: string;
   apiKeys: ReadonlyArray<{ token: string; subject: string }>;
   catalog?: readonly CatalogTask[];
+  /** Catalog apps and triggers (triggers name tasks of the catalog or already deployed). */
+  apps?: readonly CatalogApp[];
+  triggers?: readonly CatalogTrigger[];
+  /** How long an app stays DEPLOYING (or SCALING_DOWN) before it is ACTIVE (STOPPED); default 1 s. */
+  appTransitionMs?: number;
   connectors?: readonly Connector[];
   logger?: Logger;
   maxConcurrentRuns?: number;
@@ -46,6 +57,8 @@ export interface LocalControlPlane {
   port: number;
   /** Open WatchRunDetails/WatchActionDetails streams: lets operators and tests see leaks. */
   openWatches(): number;
+  /** Active triggers with a running cron job. */
+  scheduledTriggers(): number;
   close(): Promise<void>;
 }
 
@@ -77,6 +90,14 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     }
     store.putTask(task.id, task.spec, "catalog");
   }
+  const apps = new AppStore(store.db);
+  const deployer = new AppDeployer(apps, options.appTransitionMs ?? 1000);
+  for (const app of options.apps ?? []) deployer.declare(app);
+  deployer.recover();
+  const triggers = new TriggerStore(store.db);
+  for (const trigger of options.triggers ?? []) declareTrigger(plane, triggers, trigger);
+  const scheduler = new TriggerScheduler(plane, triggers);
+
   const recovered = executor.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, "runs in flight at the last stop were recovered");
 
@@ -90,6 +111,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       router.service(RunService, runService(plane));
       router.service(DataProxyService, dataProxyService(plane));
       router.service(ClusterService, clusterService());
+      router.service(AppService, appService(apps, deployer));
+      router.service(TriggerService, triggerService(triggers, scheduler));
     },
   });
   const { host, port } = splitAddr(options.addr);
@@ -97,6 +120,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   const address = server.server.address();
   const boundPort = typeof address === "object" && address ? address.port : port;
   const urlHost = host.includes(":") ? `[${host}]` : host;
+  scheduler.start();
 
   return {
     url: `http://${urlHost}:${boundPort}`,
@@ -104,7 +128,10 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     // events.on() also listens for "error"; count each watch once, by its run's event.
     openWatches: () =>
       executor.events.eventNames().reduce((sum, name) => sum + (name === "error" ? 0 : executor.events.listenerCount(name)), 0),
+    scheduledTriggers: () => scheduler.scheduled(),
     async close() {
+      scheduler.close();
+      deployer.close();
       executor.close();
       await server.close();
       store.close();
