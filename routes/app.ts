@@ -126,6 +126,10 @@ export default async function appRoutes(app: App) {
       ),
       response: { 200: Type.Unknown({ description: "The app's answer" }), 404: ErrorRef, 409: ErrorRef },
     },
+    // The body is optional, as in the reference: none is the same as {}.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
     handler: async (request, reply) => {
       const { name } = request.params;
       checkTarget(name, "call");

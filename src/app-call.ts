@@ -28,8 +28,35 @@ export interface AppRequest {
   requestId: string;
 }
 
-/** How much of a failing app's body goes into `detail`. */
+/** How much of a failing app's body goes into `detail`, and how much of it is read. */
 const DETAIL_BODY_CHARS = 1000;
+const DETAIL_BODY_BYTES = 4 * DETAIL_BODY_CHARS;
+
+type Body = Awaited<ReturnType<typeof request>>["body"];
+
+/** Drops an answer's body and its connection; the abort this causes is expected. */
+function discard(body: Body): void {
+  body.on("error", () => undefined);
+  body.destroy();
+}
+
+/** The first `limit` bytes of a body as text, and whether there was more (then dropped). */
+async function readUpTo(body: Body, limit: number): Promise<{ text: string; over: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (size + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, limit - size));
+      over = true;
+      discard(body);
+      break;
+    }
+    size += chunk.length;
+    chunks.push(chunk);
+  }
+  return { text: Buffer.concat(chunks).toString("utf8"), over };
+}
 
 /**
  * The URL `path` names on the app at `endpoint`. Anything that could leave the app's
@@ -99,40 +126,32 @@ export class AppCaller {
     } catch (err) {
       throw failed(err);
     }
+    const status = answer.statusCode;
+    const ok = status >= 200 && status < 300;
+    const limit = ok ? this.settings.maxResponseBytes : DETAIL_BODY_BYTES;
     const tooLarge = () =>
       new ApiError(502, "app_response_too_large", `App ${name} answered with more than ${this.settings.maxResponseBytes} bytes`);
-    const declared = Number(answer.headers["content-length"]);
-    if (declared > this.settings.maxResponseBytes) {
-      answer.body.destroy();
+    if (ok && Number(answer.headers["content-length"]) > limit) {
+      discard(answer.body);
       throw tooLarge();
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
+    let read: { text: string; over: boolean };
     try {
-      for await (const chunk of answer.body) {
-        size += (chunk as Buffer).length;
-        if (size > this.settings.maxResponseBytes) {
-          answer.body.destroy();
-          throw tooLarge();
-        }
-        chunks.push(chunk as Buffer);
-      }
+      read = await readUpTo(answer.body, limit);
     } catch (err) {
-      if (err instanceof ApiError) throw err;
       throw failed(err);
     }
-    const text = Buffer.concat(chunks).toString("utf8");
-    const status = answer.statusCode;
 
-    if (status >= 200 && status < 300) {
+    if (ok) {
+      if (read.over) throw tooLarge();
       try {
-        return JSON.parse(text);
+        return JSON.parse(read.text);
       } catch {
-        return { response: text };
+        return { response: read.text };
       }
     }
     if (status >= 400 && status < 600) {
-      throw new ApiError(status, "app_error", `Target app returned error: ${text.slice(0, DETAIL_BODY_CHARS)}`);
+      throw new ApiError(status, "app_error", `Target app returned error: ${read.text.slice(0, DETAIL_BODY_CHARS)}`);
     }
     // Redirects are not followed: they could lead anywhere, credentials included.
     throw new ApiError(502, "app_bad_answer", `App ${name} answered ${call.path} with status ${status}, which is not passed on`);

@@ -4,6 +4,7 @@
 // exactly as it reaches a remote Flyte.
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import type { ConnectError, ConnectRouter } from "@connectrpc/connect";
+import type { EventEmitter } from "node:events";
 import { fastify } from "fastify";
 import { dirname } from "node:path";
 import { pino, type Logger } from "pino";
@@ -55,12 +56,15 @@ export interface LocalControlPlane {
   /** Base URL to give the gateway (`http://host:port`). */
   url: string;
   port: number;
-  /** Open WatchRunDetails/WatchActionDetails streams: lets operators and tests see leaks. */
+  /** Open WatchRunDetails/WatchActionDetails and app Watch streams: lets operators and tests see leaks. */
   openWatches(): number;
   /** Active triggers with a running cron job. */
   scheduledTriggers(): number;
   close(): Promise<void>;
 }
+
+/** Listeners of an emitter of per-entity events; events.on() also listens for "error", so each watch counts once. */
+const watchers = (events: EventEmitter) => events.eventNames().reduce((sum: number, name) => sum + (name === "error" ? 0 : events.listenerCount(name)), 0);
 
 export function splitAddr(addr: string): { host: string; port: number } {
   const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr);
@@ -126,8 +130,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     url: `http://${urlHost}:${boundPort}`,
     port: boundPort,
     // events.on() also listens for "error"; count each watch once, by its run's event.
-    openWatches: () =>
-      executor.events.eventNames().reduce((sum, name) => sum + (name === "error" ? 0 : executor.events.listenerCount(name)), 0),
+    openWatches: () => [executor.events, deployer.events].reduce((sum, events) => sum + watchers(events), 0),
     scheduledTriggers: () => scheduler.scheduled(),
     async close() {
       scheduler.close();
