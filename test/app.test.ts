@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, configFromEnv } from "../src/config.ts";
+import { CatalogError, parseCatalogApps } from "../src/local/catalog.ts";
 import { attachGateway, type Stack, startStack, TEST_CATALOG } from "./stack.ts";
 
 interface Seen {
@@ -461,5 +462,42 @@ describe("app call settings from the environment", () => {
     expect(() => configFromEnv({ FLYTE_WEBHOOK_APP_CALL_TIMEOUT_MS: "soon" })).toThrow(ConfigError);
     expect(() => configFromEnv({ FLYTE_WEBHOOK_APP_CALL_MAX_BYTES: "0" })).toThrow(/FLYTE_WEBHOOK_APP_CALL_MAX_BYTES/);
     expect(() => configFromEnv({ FLYTE_WEBHOOK_APP_CALL_FORWARD_AUTH: "perhaps" })).toThrow(/FLYTE_WEBHOOK_APP_CALL_FORWARD_AUTH/);
+  });
+});
+
+describe("catalog apps", () => {
+  it("refuses an app without an http(s) url or with unknown fields", () => {
+    const parse = (app: object) => () => parseCatalogApps({ apps: [app] }, { org: "", project: "p", domain: "d" });
+    expect(parse({ name: "a", url: "ftp://host/" })).toThrow(/"url" must be an http\(s\) URL/);
+    expect(parse({ name: "a", url: "not a url" })).toThrow(CatalogError);
+    expect(parse({ name: "a", url: "http://127.0.0.1:9001", replicas: 2 })).toThrow(/unknown field "replicas"/);
+    expect(parse({ url: "http://127.0.0.1:9001" })).toThrow(/"name" must be a non-empty string/);
+  });
+
+  it("is loaded as declared at every start, and the same catalog twice changes nothing", async () => {
+    const catalog = { tasks: [], apps: [{ name: "declared", url: appServer.origin, active: false }] };
+    const first = await startStack({ catalog, plane: { appTransitionMs: 50 } });
+    const dir = first.dir;
+    expect((await first.call("/app/declared/activate?wait=true", { method: "POST" })).body).toMatchObject({ is_active: true, revision: 2 });
+    await first.close({ keepDir: true });
+
+    // The catalog says inactive: a start applies it, like a redeploy (a new revision).
+    const second = await startStack({ catalog, dir });
+    expect((await second.call("/app/declared")).body).toMatchObject({ is_deactivated: true, revision: 3 });
+    await second.close({ keepDir: true });
+    const third = await startStack({ catalog, dir });
+    try {
+      expect((await third.call("/app/declared")).body).toMatchObject({ is_deactivated: true, revision: 3 });
+    } finally {
+      await third.close();
+    }
+  });
+
+  it("closing the plane mid-transition leaves no timer behind", async () => {
+    const short = await startStack({ catalog: { tasks: [], apps: [{ name: "brief", url: appServer.origin, active: false }] }, plane: { appTransitionMs: 150 } });
+    expect((await short.call("/app/brief/activate", { method: "POST" })).body.status).toBe("deploying");
+    await short.close();
+    // A transition timer firing now would read a closed database and fail the run.
+    await new Promise((r) => setTimeout(r, 300));
   });
 });

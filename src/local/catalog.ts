@@ -214,8 +214,10 @@ export function parseCatalogTriggers(doc: unknown, defaults: Defaults, source = 
     const schedule = str("schedule");
     const timezone = optional("timezone");
     try {
-      // Parsing only: a paused job sets no timer.
-      new Cron(schedule, { paused: true, timezone }).stop();
+      // A paused job sets no timer; asking for its next run also checks the time zone.
+      const job = new Cron(schedule, { paused: true, timezone });
+      job.nextRun();
+      job.stop();
     } catch (err) {
       throw new CatalogError(`${where}: "schedule" is not a cron expression (or "timezone" is unknown): ${(err as Error).message}`);
     }
