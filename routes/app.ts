@@ -73,33 +73,31 @@ export default async function appRoutes(app: App) {
     },
   });
 
-  route(app, "activate_app", {
-    schema: {
+  const stateChanges = [
+    {
+      endpoint: "activate_app",
+      state: "active",
+      action: "activate",
       description:
         "Starts an app. With wait=true the answer comes once the app is active, and reports it as active; " +
         "past the wait deadline the answer is a 504 naming the last status seen.",
-      params: AppParams,
-      querystring: WaitQuery,
-      response: { 200: AppStatus, 404: ErrorRef },
     },
-    handler: async (request) => {
-      checkTarget(request.params.name, "activate");
-      return view(await apps.setState(request.credentials, target(request.params.name, request.query), "active", request.query.wait));
+    {
+      endpoint: "deactivate_app",
+      state: "deactivated",
+      action: "deactivate",
+      description: "Stops an app. With wait=true the answer comes once the app is deactivated (504 past the wait deadline).",
     },
-  });
-
-  route(app, "deactivate_app", {
-    schema: {
-      description: "Stops an app. With wait=true the answer comes once the app is deactivated.",
-      params: AppParams,
-      querystring: WaitQuery,
-      response: { 200: AppStatus, 404: ErrorRef },
-    },
-    handler: async (request) => {
-      checkTarget(request.params.name, "deactivate");
-      return view(await apps.setState(request.credentials, target(request.params.name, request.query), "deactivated", request.query.wait));
-    },
-  });
+  ] as const;
+  for (const { endpoint, state, action, description } of stateChanges) {
+    route(app, endpoint, {
+      schema: { description, params: AppParams, querystring: WaitQuery, response: { 200: AppStatus, 404: ErrorRef } },
+      handler: async (request) => {
+        checkTarget(request.params.name, action);
+        return view(await apps.setState(request.credentials, target(request.params.name, request.query), state, request.query.wait));
+      },
+    });
+  }
 
   route(app, "call_app", {
     schema: {

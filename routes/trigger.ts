@@ -35,23 +35,15 @@ export default async function triggerRoutes(app: App) {
     };
   };
 
-  route(app, "activate_trigger", {
-    schema: {
-      description: "Activates a trigger: its schedule starts runs of its task again.",
-      params: TriggerParams,
-      response: { 200: TriggerState, 404: ErrorRef },
-    },
-    handler: async (request) =>
-      setActive(request.credentials, { taskName: request.params.task_name, triggerName: request.params.trigger_name }, true),
-  });
-
-  route(app, "deactivate_trigger", {
-    schema: {
-      description: "Deactivates (pauses) a trigger: it starts no more runs until activated.",
-      params: TriggerParams,
-      response: { 200: TriggerState, 404: ErrorRef },
-    },
-    handler: async (request) =>
-      setActive(request.credentials, { taskName: request.params.task_name, triggerName: request.params.trigger_name }, false),
-  });
+  const stateChanges = [
+    { endpoint: "activate_trigger", active: true, description: "Activates a trigger: its schedule starts runs of its task again." },
+    { endpoint: "deactivate_trigger", active: false, description: "Deactivates (pauses) a trigger: it starts no more runs until activated." },
+  ] as const;
+  for (const { endpoint, active, description } of stateChanges) {
+    route(app, endpoint, {
+      schema: { description, params: TriggerParams, response: { 200: TriggerState, 404: ErrorRef } },
+      handler: async (request) =>
+        setActive(request.credentials, { taskName: request.params.task_name, triggerName: request.params.trigger_name }, active),
+    });
+  }
 }
