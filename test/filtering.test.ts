@@ -14,6 +14,12 @@ const ALL_IMPLEMENTED = [
   "/run/{name}",
   "/run/{name}/io",
   "/run/{name}/abort",
+  "/app/{name}",
+  "/app/{name}/activate",
+  "/app/{name}/deactivate",
+  "/app/{name}/call",
+  "/trigger/{task_name}/{trigger_name}/activate",
+  "/trigger/{task_name}/{trigger_name}/deactivate",
 ];
 
 let base: Stack; // no filter
@@ -112,19 +118,19 @@ describe("endpointGroups: [all] and no filter", () => {
     const doc = await openapi(s);
     expect(Object.keys(doc.paths).sort()).toEqual([...ALL_IMPLEMENTED].sort());
     for (const path of Object.keys(doc.paths)) {
-      expect(path).not.toMatch(/^\/(app|trigger|build-image|prefetch)/);
+      expect(path).not.toMatch(/^\/(build-image|prefetch)/);
     }
     expect((await s.call("/me")).status).toBe(200);
     expect((await s.call("/task/development/flytesnacks/echo")).status).toBe(200);
   });
 
   // Product bug (src/app.ts, openapi `tags`): the tag list is computed from the *enabled*
-  // endpoint names, and the app/trigger/build/prefetch endpoints are "enabled" although no
-  // route plugin serves them, so the document advertises four groups with no operations.
+  // endpoint names, and the build/prefetch endpoints are "enabled" although no route
+  // plugin serves them, so the document would advertise groups with no operations.
   it("the OpenAPI tags list only groups that have a served endpoint", async () => {
     const s = await gateway({ gateway: { endpointGroups: ["all"] } });
     for (const doc of [await openapi(s), await openapi(base)]) {
-      expect(doc.tags.map((t: { name: string }) => t.name).sort()).toEqual(["core", "run", "task"]);
+      expect(doc.tags.map((t: { name: string }) => t.name).sort()).toEqual(["app", "core", "run", "task", "trigger"]);
     }
   });
 
@@ -134,14 +140,21 @@ describe("endpointGroups: [all] and no filter", () => {
   });
 
   it("unimplemented groups answer 404 route_not_found even when enabled", async () => {
-    const s = await gateway({ gateway: { endpointGroups: ["app", "trigger", "build", "prefetch"] } });
-    expectRouteNotFound(await s.call("/app/x"));
-    expectRouteNotFound(await s.call("/trigger/a/b/activate", { method: "POST" }));
+    const s = await gateway({ gateway: { endpointGroups: ["build", "prefetch"] } });
     expectRouteNotFound(await s.call("/build-image", { method: "POST", json: {} }));
     expectRouteNotFound(await s.call("/prefetch/hf-model", { method: "POST", json: {} }));
     const doc = await openapi(s);
     expect(Object.keys(doc.paths)).toEqual([]);
     expect((await s.call("/health", { token: null })).status).toBe(404);
+  });
+
+  it("the app and trigger groups serve only their own endpoints", async () => {
+    const s = await gateway({ gateway: { endpointGroups: ["app", "trigger"] } });
+    expect((await s.call("/app/x")).body.code).toBe("not_found"); // routed: the control plane answered
+    expect((await s.call("/trigger/a/b/activate", { method: "POST" })).body.code).toBe("not_found");
+    expectRouteNotFound(await s.call("/run/x"));
+    const doc = await openapi(s);
+    expect(Object.keys(doc.paths).sort()).toEqual(ALL_IMPLEMENTED.filter((p) => /^\/(app|trigger)\//.test(p)).sort());
   });
 
   it("an empty endpoints list serves no endpoint but still the docs", async () => {
