@@ -341,6 +341,9 @@ describe("call_app", () => {
     expect(body.cookie).toBeNull();
     expect(body.request_id).toBe("req-123");
     expect(body.user_agent).toBe("flyte-webhook/flyte-webhook");
+    // Forwarded, but never logged.
+    expect(stack.logs.join("\n")).not.toContain("test-token-4f1c2a9e7b");
+    expect(stack.logs.join("\n")).not.toContain("s3cret");
   });
 
   it("does not forward Authorization when configured off", async () => {
