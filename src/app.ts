@@ -8,10 +8,12 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { fastify } from "fastify";
 import buildRoutes from "../routes/build.ts";
+import appRoutes from "../routes/app.ts";
 import coreRoutes from "../routes/core.ts";
 import prefetchRoutes from "../routes/prefetch.ts";
 import runRoutes from "../routes/run.ts";
 import taskRoutes from "../routes/task.ts";
+import triggerRoutes from "../routes/trigger.ts";
 import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
 import { ControlPlane } from "./controlplane/client.ts";
 import { consoleBase } from "./controlplane/console.ts";
@@ -58,6 +60,12 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     allowTrigger: triggerAllowlist(options.triggerAllowlist),
     consoleBase: consoleBase(options.consoleUrl, cp.endpoint),
     abortReason: DEFAULTS.abortReason,
+    appCall: {
+      timeoutMs: options.appCall?.timeoutMs ?? DEFAULTS.appCallTimeoutMs,
+      maxResponseBytes: options.appCall?.maxResponseBytes ?? DEFAULTS.appCallMaxBytes,
+      forwardAuthorization: options.appCall?.forwardAuthorization ?? true,
+    },
+    appWaitMs: options.appWaitMs ?? DEFAULTS.appWaitMs,
   };
   app.decorate("gateway", gateway);
   app.decorateRequest("credentials", null as never);
@@ -100,5 +108,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   app.register(runRoutes);
   app.register(buildRoutes);
   app.register(prefetchRoutes);
+  app.register(appRoutes);
+  app.register(triggerRoutes);
   return app;
 }

@@ -9,7 +9,7 @@ import { ConfigError, configFromEnv, connectorConfigFromEnv, type LocalPlaneConf
 import { startConnectorServer } from "./connectors/service.ts";
 import { secretsFrom } from "./connectors/secrets.ts";
 import { localApiKey } from "./local/auth.ts";
-import { CatalogError, readCatalogFile } from "./local/catalog.ts";
+import { CatalogError, readCatalog } from "./local/catalog.ts";
 import { type LocalControlPlane, startLocalControlPlane } from "./local/server.ts";
 
 const USAGE = "usage: flyte-webhook [serve | control-plane | connector [--port N]]\nSettings come from the environment; see README.md.";
@@ -28,7 +28,7 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
     apiKeys = [{ token: key.token, subject: "local-user" }];
     generated = key.token;
   }
-  const catalog = readCatalogFile(local.catalogPath, { org, project, domain });
+  const { tasks: catalog, apps, triggers } = readCatalog(local.catalogPath, { org, project, domain });
   const secrets = secretsFrom({ env: process.env, dir: local.secretsDir });
   const plane = await startLocalControlPlane({
     addr: local.addr,
@@ -36,6 +36,8 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
     dataDir: local.dataDir,
     apiKeys,
     catalog,
+    apps,
+    triggers,
     logger: log,
     secrets,
     org,

@@ -186,6 +186,13 @@ export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
       appAllowlist: list(env, "FLYTE_WEBHOOK_APP_ALLOWLIST"),
       triggerAllowlist: list(env, "FLYTE_WEBHOOK_TRIGGER_ALLOWLIST"),
       consoleUrl: url(env, "FLYTE_CONSOLE_URL"),
+      appCall: {
+        timeoutMs: integer(env, "FLYTE_WEBHOOK_APP_CALL_TIMEOUT_MS", DEFAULTS.appCallTimeoutMs, 1, 600_000),
+        maxResponseBytes: integer(env, "FLYTE_WEBHOOK_APP_CALL_MAX_BYTES", DEFAULTS.appCallMaxBytes, 1, 1024 * 1024 * 1024),
+        // On unless turned off: the app usually checks the same credentials.
+        forwardAuthorization: env.FLYTE_WEBHOOK_APP_CALL_FORWARD_AUTH ? bool(env, "FLYTE_WEBHOOK_APP_CALL_FORWARD_AUTH") : true,
+      },
+      appWaitMs: integer(env, "FLYTE_WEBHOOK_APP_WAIT_TIMEOUT_MS", DEFAULTS.appWaitMs, 1, 3_600_000),
       controlPlane: {
         endpoint: remote ?? "",
         protocol,

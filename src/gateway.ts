@@ -14,6 +14,7 @@ import type {
   RouteOptions,
 } from "fastify";
 import type { Allow, TaskRef, TriggerRef } from "./allowlist.ts";
+import type { AppCallSettings } from "./app-call.ts";
 import { requireCredentials } from "./auth.ts";
 import type { ControlPlane } from "./controlplane/client.ts";
 import { endpoint, type EndpointName } from "./endpoints.ts";
@@ -29,6 +30,9 @@ export interface Gateway {
   /** Console base URL for links (`…/v2/domain/…`). */
   consoleBase: string;
   abortReason: string;
+  appCall: AppCallSettings;
+  /** Deadline of activate/deactivate with `wait=true`, in milliseconds. */
+  appWaitMs: number;
 }
 
 declare module "fastify" {

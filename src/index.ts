@@ -4,6 +4,6 @@ export type { ControlPlaneOptions, FlyteWebhookOptions } from "./options.ts";
 export type { Protocol, Credentials } from "./controlplane/client.ts";
 export { ENDPOINTS, ENDPOINT_GROUPS, EndpointFilterError, type EndpointName, type EndpointGroup } from "./endpoints.ts";
 export { startLocalControlPlane, type LocalControlPlane, type LocalControlPlaneOptions } from "./local/server.ts";
-export { readCatalogFile, parseCatalog, CatalogError } from "./local/catalog.ts";
+export { readCatalogFile, readCatalog, parseCatalog, CatalogError } from "./local/catalog.ts";
 export type { Connector, ConnectorContext } from "./connectors/types.ts";
 export { webhookTask, type WebhookTaskDefinition, type WebhookTaskOptions } from "./webhook-task.ts";

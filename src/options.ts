@@ -40,6 +40,10 @@ export interface FlyteWebhookOptions {
   logger?: LoggerSetting;
   /** Largest accepted request body in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** call_app: deadline (default 30 s), response size cap (default 10 MiB), Authorization forwarding (default on). */
+  appCall?: { timeoutMs?: number; maxResponseBytes?: number; forwardAuthorization?: boolean };
+  /** How long activate/deactivate with `wait=true` wait for the app's new state (default 120 s). */
+  appWaitMs?: number;
 }
 
 export const DEFAULTS = {
@@ -53,4 +57,7 @@ export const DEFAULTS = {
   deadlineMs: 30_000,
   bodyLimit: 1024 * 1024,
   abortReason: "Aborted via webhook API",
+  appCallTimeoutMs: 30_000,
+  appCallMaxBytes: 10 * 1024 * 1024,
+  appWaitMs: 120_000,
 } as const;

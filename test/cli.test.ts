@@ -94,7 +94,7 @@ describe("flyte-webhook serve", () => {
     expect(proc.err()).toContain("FLYTE_LOCAL_CATALOG: catalog task bad: config.delay_ms must be a whole number");
   });
 
-  it("serves the walk-through of the README: token, me, run-task, run, io", async () => {
+  it("serves the walk-through of the README: token, me, run-task, run, io, apps, triggers", async () => {
     const dir = mkdtempSync(join(tmpdir(), "flyte-webhook-cli-"));
     dirs.push(dir);
     const proc = run({ PORT: "0", FLYTE_LOCAL_ADDR: "127.0.0.1:0", FLYTE_LOCAL_DB: join(dir, "flyte.db"), LOG_LEVEL: "warn" });
@@ -122,6 +122,18 @@ describe("flyte-webhook serve", () => {
       inputs: { x: 3, msg: "hello" },
       outputs: { x: 3, msg: "hello" },
     });
+
+    // Apps and triggers of the example catalog (POSTs without a body, as curl -X POST sends them).
+    const auth = { authorization: headers.authorization };
+    expect(await (await fetch(`${base}/app/my-app`, { headers })).json()).toMatchObject({ name: "my-app", is_deactivated: true });
+    const activated = await fetch(`${base}/app/my-app/activate?wait=true`, { method: "POST", headers: auth });
+    expect(await activated.json()).toMatchObject({ name: "my-app", is_active: true, endpoint: "http://127.0.0.1:9001" });
+    const deactivated = await fetch(`${base}/app/my-app/deactivate?wait=true`, { method: "POST", headers: auth });
+    expect(await deactivated.json()).toMatchObject({ is_deactivated: true });
+    expect((await fetch(`${base}/app/my-app/call?path=/`, { method: "POST", headers: auth })).status).toBe(409);
+    const trigger = await fetch(`${base}/trigger/echo/every-minute/activate`, { method: "POST", headers: auth });
+    expect(await trigger.json()).toMatchObject({ task_name: "echo", trigger_name: "every-minute", active: true });
+    expect((await fetch(`${base}/trigger/echo/every-minute/deactivate`, { method: "POST", headers: auth })).status).toBe(200);
 
     proc.child.kill("SIGTERM");
     expect(await proc.exited).toBe(0);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createFlyteWebhookApp } from "../src/app.ts";
-import { parseCatalog } from "../src/local/catalog.ts";
+import { parseCatalog, parseCatalogApps, parseCatalogTriggers } from "../src/local/catalog.ts";
 import { type LocalControlPlane, type LocalControlPlaneOptions, startLocalControlPlane } from "../src/local/server.ts";
 import type { FlyteWebhookOptions } from "../src/options.ts";
 
@@ -46,6 +46,8 @@ export const TEST_CATALOG = {
   ],
 };
 
+const CATALOG_DEFAULTS = { org: "", project: "flytesnacks", domain: "development" };
+
 export interface StackOptions {
   gateway?: Partial<Omit<FlyteWebhookOptions, "controlPlane">> & { deadlineMs?: number };
   catalog?: unknown;
@@ -79,7 +81,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       { token: TOKEN, subject: "tester" },
       { token: OTHER_TOKEN, subject: "other" },
     ],
-    catalog: parseCatalog(options.catalog ?? TEST_CATALOG, { org: "", project: "flytesnacks", domain: "development" }),
+    catalog: parseCatalog(options.catalog ?? TEST_CATALOG, CATALOG_DEFAULTS),
+    apps: parseCatalogApps(options.catalog ?? TEST_CATALOG, CATALOG_DEFAULTS),
+    triggers: parseCatalogTriggers(options.catalog ?? TEST_CATALOG, CATALOG_DEFAULTS),
     ...options.plane,
   });
   return attachGateway(plane, dir, options);

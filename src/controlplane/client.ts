@@ -52,6 +52,8 @@ const TASK_CACHE_MAX = 512;
 
 export class ControlPlane {
   readonly settings: ControlPlaneSettings;
+  /** Shared with the clients of other services (apps, triggers) so they use one HTTP/2 session. */
+  readonly transport: Transport;
   private readonly session: Http2SessionManager;
   private readonly identity: Client<typeof IdentityService>;
   private readonly tasks: Client<typeof TaskService>;
@@ -63,6 +65,7 @@ export class ControlPlane {
     this.settings = settings;
     this.session = new Http2SessionManager(settings.endpoint, { idleConnectionTimeoutMs: 60_000 });
     const transport = makeTransport(settings, this.session);
+    this.transport = transport;
     this.identity = createClient(IdentityService, transport);
     this.tasks = createClient(TaskService, transport);
     this.runs = createClient(RunService, transport);
@@ -72,7 +75,7 @@ export class ControlPlane {
   }
 
   /** Per-call options: the caller's credentials and nothing else of theirs, and the deadline. */
-  private call(creds: Credentials): CallOptions {
+  call(creds: Credentials): CallOptions {
     const headers: Record<string, string> = {};
     if (creds.authorization) headers.authorization = creds.authorization;
     if (creds.cookie) headers.cookie = creds.cookie;

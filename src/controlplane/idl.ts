@@ -97,3 +97,27 @@ export {
 export { type Resource, ResourceSchema, ConnectorSchema as ConnectorInfoSchema } from "@flyteorg/flyteidl2/flyteidl2/connector/connector_pb.ts";
 export { TaskExecution_Phase } from "@flyteorg/flyteidl2/flyteidl2/core/execution_pb.ts";
 export { type ImageSpec, ImageSpecSchema } from "@flyteorg/flyteidl2/flyteidl2/imagebuilder/definition_pb.ts";
+export { AppService } from "@flyteorg/flyteidl2/flyteidl2/app/app_service_pb.ts";
+export {
+  type App,
+  AppSchema,
+  SpecSchema as AppSpecSchema,
+  ConditionSchema as AppConditionSchema,
+  IngressSchema as AppIngressSchema,
+  type Identifier as AppIdentifier,
+  Status_DeploymentStatus as DeploymentStatus,
+  Spec_DesiredState as DesiredState,
+} from "@flyteorg/flyteidl2/flyteidl2/app/app_definition_pb.ts";
+export { type WatchResponse as AppWatchResponse } from "@flyteorg/flyteidl2/flyteidl2/app/app_payload_pb.ts";
+export { TriggerService } from "@flyteorg/flyteidl2/flyteidl2/trigger/trigger_service_pb.ts";
+export {
+  type TriggerDetails,
+  TriggerDetailsSchema,
+  type Trigger,
+  TriggerSchema,
+  TriggerSpecSchema,
+  TriggerStatusSchema,
+  TriggerMetadataSchema,
+} from "@flyteorg/flyteidl2/flyteidl2/trigger/trigger_definition_pb.ts";
+export { TriggerAutomationSpecType, TriggerAutomationSpecSchema } from "@flyteorg/flyteidl2/flyteidl2/task/common_pb.ts";
+export { type TriggerName, TriggerNameSchema } from "@flyteorg/flyteidl2/flyteidl2/common/identifier_pb.ts";

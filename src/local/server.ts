@@ -3,6 +3,7 @@
 // by SQLite and executing runs with connectors. The gateway reaches it over the network
 // exactly as it reaches a remote Flyte.
 import type { ConnectError, ConnectRouter } from "@connectrpc/connect";
+import type { EventEmitter } from "node:events";
 import { listenConnect } from "../connect-server.ts";
 import { dirname } from "node:path";
 import { pino, type Logger } from "pino";
@@ -14,18 +15,24 @@ import { type HfPrefetchOptions, hfPrefetchConnector } from "../connectors/hf-pr
 import { imageBuildConnector } from "../connectors/image-build.ts";
 import type { ImageBuilderSetting } from "../image/builders.ts";
 import { systemTasks } from "../system-tasks.ts";
-import { ClusterService, DataProxyService, IdentityService, RunService, TaskService } from "../controlplane/idl.ts";
+import { AppService, ClusterService, DataProxyService, IdentityService, RunService, TaskService, TriggerService } from "../controlplane/idl.ts";
+import { AppDeployer } from "./app-deployer.ts";
+import { AppStore } from "./app-store.ts";
 import { ApiKeys } from "./auth.ts";
-import { CatalogError, type CatalogTask } from "./catalog.ts";
+import { type CatalogApp, CatalogError, type CatalogTask, type CatalogTrigger } from "./catalog.ts";
 import { Executor } from "./executor.ts";
 import type { PlaneContext } from "./plane-context.ts";
 import { ProgressStore } from "./progress.ts";
 import { clusterService } from "./services/cluster.ts";
 import { dataProxyService } from "./services/dataproxy.ts";
 import { identityService } from "./services/identity.ts";
+import { appService } from "./services/app.ts";
 import { runService } from "./services/run.ts";
 import { checkTask, taskService } from "./services/task.ts";
+import { declareTrigger, triggerService } from "./services/trigger.ts";
 import { Store } from "./store.ts";
+import { TriggerScheduler } from "./trigger-scheduler.ts";
+import { TriggerStore } from "./trigger-store.ts";
 
 /** Fresh per plane: connectors may hold connection pools that the plane's close() releases. */
 export const defaultConnectors = (): Connector[] => [echoConnector, webhookConnector()];
@@ -37,6 +44,11 @@ export interface LocalControlPlaneOptions {
   dbPath: string;
   apiKeys: ReadonlyArray<{ token: string; subject: string }>;
   catalog?: readonly CatalogTask[];
+  /** Catalog apps and triggers (triggers name tasks of the catalog or already deployed). */
+  apps?: readonly CatalogApp[];
+  triggers?: readonly CatalogTrigger[];
+  /** How long an app stays DEPLOYING (or SCALING_DOWN) before it is ACTIVE (STOPPED); default 1 s. */
+  appTransitionMs?: number;
   connectors?: readonly Connector[];
   logger?: Logger;
   maxConcurrentRuns?: number;
@@ -56,10 +68,15 @@ export interface LocalControlPlane {
   /** Base URL to give the gateway (`http://host:port`). */
   url: string;
   port: number;
-  /** Open WatchRunDetails/WatchActionDetails streams: lets operators and tests see leaks. */
+  /** Open WatchRunDetails/WatchActionDetails and app Watch streams: lets operators and tests see leaks. */
   openWatches(): number;
+  /** Active triggers with a running cron job. */
+  scheduledTriggers(): number;
   close(): Promise<void>;
 }
+
+/** Listeners of an emitter of per-entity events; events.on() also listens for "error", so each watch counts once. */
+const watchers = (events: EventEmitter) => events.eventNames().reduce((sum: number, name) => sum + (name === "error" ? 0 : events.listenerCount(name)), 0);
 
 export async function startLocalControlPlane(options: LocalControlPlaneOptions): Promise<LocalControlPlane> {
   const log = options.logger ?? pino({ level: "silent" });
@@ -87,6 +104,14 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     store.putTask(task.id, task.spec, "catalog");
   }
   for (const task of systemTasks(options.org ?? "", new Set(connectors.keys()))) store.putTask(task.id, task.spec, "system");
+  const apps = new AppStore(store.db);
+  const deployer = new AppDeployer(apps, options.appTransitionMs ?? 1000);
+  for (const app of options.apps ?? []) deployer.declare(app);
+  deployer.recover();
+  const triggers = new TriggerStore(store.db);
+  for (const trigger of options.triggers ?? []) declareTrigger(plane, triggers, trigger);
+  const scheduler = new TriggerScheduler(plane, triggers);
+
   const recovered = executor.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, "runs in flight at the last stop were recovered");
 
@@ -100,16 +125,21 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
       router.service(RunService, runService(plane));
       router.service(DataProxyService, dataProxyService(plane));
       router.service(ClusterService, clusterService());
+      router.service(AppService, appService(apps, deployer));
+      router.service(TriggerService, triggerService(triggers, scheduler));
     },
   });
+  scheduler.start();
 
   return {
     url: server.url,
     port: server.port,
     // events.on() also listens for "error"; count each watch once, by its run's event.
-    openWatches: () =>
-      executor.events.eventNames().reduce((sum, name) => sum + (name === "error" ? 0 : executor.events.listenerCount(name)), 0),
+    openWatches: () => [executor.events, deployer.events].reduce((sum, events) => sum + watchers(events), 0),
+    scheduledTriggers: () => scheduler.scheduled(),
     async close() {
+      scheduler.close();
+      deployer.close();
       executor.close();
       await server.close();
       await Promise.all([...connectors.values()].map((c) => c.close?.()));

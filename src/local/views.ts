@@ -19,7 +19,7 @@ import type { RunRow } from "./store.ts";
 export const ROOT_ACTION = "a0";
 
 /** A subject as the EnrichedIdentity flyteidl2 reports who did something with. */
-const identity = (subject: string) => ({ principal: { case: "user" as const, value: { id: { subject }, spec: { userHandle: subject } } } });
+export const identity = (subject: string) => ({ principal: { case: "user" as const, value: { id: { subject }, spec: { userHandle: subject } } } });
 
 function actionDetails(run: RunRow, spec: TaskSpec | undefined, progress?: RunProgress): ActionDetails {
   const runId = { org: run.org, project: run.project, domain: run.domain, name: run.name };

@@ -10,6 +10,7 @@ import {
   InputsSchema,
   type NamedLiteral,
   type RunService,
+  type RunSpec,
   RunSpecSchema,
   type TaskSpec,
 } from "../../controlplane/idl.ts";
@@ -17,14 +18,14 @@ import { subjectKey } from "../auth.ts";
 import { runKeyString } from "../executor.ts";
 import { invalid, missing, nextToken, page, rootActionRun, runKey, type PlaneContext } from "../plane-context.ts";
 import { isTerminal } from "../../controlplane/phase.ts";
-import type { RunKey, RunRow } from "../store.ts";
+import type { RunKey, RunRow, TaskRow } from "../store.ts";
 import { runDetails, runSummary } from "../views.ts";
 import { actionData } from "./dataproxy.ts";
 
 const NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 /** Run names as Flyte 2 makes them: a letter and lowercase alphanumerics, 20 long. */
-function newRunName(): string {
+export function newRunName(): string {
   const bytes = randomBytes(19);
   let name = "r";
   for (const b of bytes) name += NAME_ALPHABET[b % NAME_ALPHABET.length];
@@ -51,6 +52,19 @@ function completeInputs(spec: TaskSpec, inputs: Inputs): Inputs {
   return create(InputsSchema, { literals, context: inputs.context });
 }
 
+
+/**
+ * Stores a run of a deployed task and queues it for the executor: the one way a run
+ * starts, whether a caller's CreateRun or a trigger's schedule asks for it.
+ */
+export function launchRun(plane: PlaneContext, key: RunKey, task: TaskRow, inputs: Inputs, runSpec: RunSpec, createdBy: string): RunRow {
+  const type = task.spec.taskTemplate?.type ?? "";
+  if (!plane.store.insertRun(key, task.id, type, completeInputs(task.spec, inputs), runSpec, createdBy)) {
+    throw new ConnectError(`run ${key.name} already exists`, Code.AlreadyExists);
+  }
+  plane.executor.submit(key);
+  return plane.store.getRun(key)!;
+}
 
 export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunService>> {
   const { store, executor } = plane;
@@ -106,18 +120,7 @@ export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunS
         inputs = stored;
       } else inputs = create(InputsSchema);
 
-      const runSpec = req.runSpec ?? create(RunSpecSchema);
-      const inserted = store.insertRun(
-        key,
-        task.id,
-        task.spec.taskTemplate?.type ?? "",
-        completeInputs(task.spec, inputs),
-        runSpec,
-        context.values.get(subjectKey),
-      );
-      if (!inserted) throw new ConnectError(`run ${key.name} already exists`, Code.AlreadyExists);
-      executor.submit(key);
-      return { run: runSummary(loadRun(key)) };
+      return { run: runSummary(launchRun(plane, key, task, inputs, req.runSpec ?? create(RunSpecSchema), context.values.get(subjectKey))) };
     },
 
     abortRun(req, context) {
