@@ -10,7 +10,7 @@ import { isTerminal, phaseName } from "../src/controlplane/phase.ts";
 import { badGateway, ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
 
-const RunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "Run name" }) });
+const RunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "Run name", examples: ["r3kx9q2m1"] }) });
 const Phase = Type.String({
   description: "Lowercase phase: queued, waiting_for_resources, initializing, running, paused, succeeded, failed, aborted, timed_out, recovered",
   examples: ["succeeded"],
@@ -57,6 +57,10 @@ export default async function runRoutes(app: App) {
           url: Type.String(),
           done: Type.Boolean(),
           error: Type.Optional(Type.String({ description: "Why the run failed; only on failed runs" })),
+        }, {
+          examples: [
+            { name: "r3kx9q2m1", phase: "succeeded", url: "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r3kx9q2m1", done: true },
+          ],
         }),
         404: ErrorRef,
       },
@@ -73,7 +77,7 @@ export default async function runRoutes(app: App) {
           name: Type.String(),
           inputs: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
           outputs: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-        }),
+        }, { examples: [{ name: "r3kx9q2m1", inputs: { x: 3, msg: "hello" }, outputs: { x: 3, msg: "hello" } }] }),
         404: ErrorRef,
       },
     },
@@ -94,10 +98,13 @@ export default async function runRoutes(app: App) {
       description: "Asks the control plane to abort a run.",
       params: RunParams,
       querystring: Type.Object({
-        reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort" }),
+        reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort", examples: ["not needed"] }),
       }),
       response: {
-        200: Type.Object({ name: Type.String(), status: Type.Literal("abort_requested"), reason: Type.String() }),
+        200: Type.Object(
+          { name: Type.String(), status: Type.Literal("abort_requested"), reason: Type.String() },
+          { examples: [{ name: "r3kx9q2m1", status: "abort_requested", reason: "not needed" }] },
+        ),
         404: ErrorRef,
         409: ErrorRef,
       },

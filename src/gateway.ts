@@ -17,7 +17,8 @@ import type { Allow, TaskRef, TriggerRef } from "./allowlist.ts";
 import { requireCredentials } from "./auth.ts";
 import type { ControlPlane } from "./controlplane/client.ts";
 import { endpoint, type EndpointName } from "./endpoints.ts";
-import { ErrorRef } from "./errors.ts";
+import { ErrorRef, errorResponse } from "./errors.ts";
+import type { RateLimitHooks } from "./ops/rate-limit.ts";
 
 export interface Gateway {
   name: string;
@@ -29,6 +30,8 @@ export interface Gateway {
   /** Console base URL for links (`…/v2/domain/…`). */
   consoleBase: string;
   abortReason: string;
+  /** Rate-limit hooks for protected endpoints (none when no limit is configured). */
+  rateLimits: RateLimitHooks;
 }
 
 declare module "fastify" {
@@ -45,25 +48,37 @@ type EndpointRouteOptions<S extends FastifySchema> = Omit<
 >;
 
 /** Error statuses every protected endpoint can answer with. */
-const PROTECTED_ERRORS = { 401: ErrorRef, 403: ErrorRef, 502: ErrorRef, 503: ErrorRef, 504: ErrorRef };
+const PROTECTED_ERRORS = [401, 403, 429, 502, 503, 504];
 
+/**
+ * Every POST endpoint of the catalogue changes state (run, abort, activate, deactivate,
+ * call, build, prefetch): those get an audit line. Protected endpoints are rate limited
+ * per client address before the credential check and per credential after it.
+ */
 export function route<S extends FastifySchema>(app: App, name: EndpointName, options: EndpointRouteOptions<S>): void {
   if (!app.gateway.enabled.has(name)) return;
   const e = endpoint(name);
   const schema = options.schema as FastifySchema & { response?: Record<string, unknown> };
+  const errors = [400, ...(e.public ? [] : PROTECTED_ERRORS), ...(e.method === "POST" ? [413] : [])];
+  const response: Record<string, unknown> = Object.fromEntries(errors.map((status) => [status, errorResponse(status)]));
+  for (const [status, value] of Object.entries(schema.response ?? {})) {
+    response[status] = value === ErrorRef ? errorResponse(Number(status)) : value;
+  }
+  const { byIp, byCredential } = app.gateway.rateLimits;
+  const onRequest = e.public ? [] : [byIp, requireCredentials, byCredential(e.group)].filter((hook) => hook !== undefined);
   app.route({
     ...options,
     method: e.method,
     url: e.path,
-    ...(e.public ? {} : { onRequest: requireCredentials }),
+    ...(onRequest.length > 0 ? { onRequest } : {}),
+    config: { ...options.config, endpoint: name, audit: e.method === "POST" },
     schema: {
       ...schema,
       operationId: name,
       summary: e.summary,
       tags: [e.group],
       ...(e.public ? {} : { security: [{ bearerAuth: [] }] }),
-      response: { ...(e.public ? {} : PROTECTED_ERRORS), 400: ErrorRef, ...schema.response },
+      response,
     },
   } as never);
 }
-
