@@ -11,7 +11,7 @@ import taskRoutes from "../routes/task.ts";
 import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
 import { ControlPlane } from "./controlplane/client.ts";
 import { consoleBase } from "./controlplane/console.ts";
-import { registerDocs } from "./docs.ts";
+import { registerDocPages, registerOpenApi } from "./docs.ts";
 import { resolveEnabledEndpoints } from "./endpoints.ts";
 import { ErrorBody, installErrorHandling } from "./errors.ts";
 import type { App, Gateway } from "./gateway.ts";
@@ -40,7 +40,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     interceptors: metrics ? [metrics.interceptor] : [],
   });
 
-  const app = fastify({
+  const server = fastify({
     ...loggerOption(options.logger),
     bodyLimit: options.bodyLimit ?? DEFAULTS.bodyLimit,
     // Any of Fastify's trustProxy forms; the cast only picks the constructor overload.
@@ -64,32 +64,42 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     consoleBase: consoleBase(options.consoleUrl, cp.endpoint),
     abortReason: DEFAULTS.abortReason,
     rateLimits: { byIp: undefined, byCredential: () => undefined },
+    root: server,
   };
-  app.decorate("gateway", gateway);
-  app.decorateRequest("credentials", null as never);
-  app.addSchema(ErrorBody);
-  installErrorHandling(app);
-  app.addHook("onRequest", async (request, reply) => {
+  server.decorate("gateway", gateway);
+  server.decorateRequest("credentials", null as never);
+  server.addSchema(ErrorBody);
+  server.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
-  app.addHook("onClose", async () => controlPlane.close());
-  gateway.rateLimits = installOperations(app, {
-    metrics,
-    metricsToken: options.metrics ? options.metrics.token : undefined,
-    rateLimit: options.rateLimit,
-    corsOrigins: options.corsOrigins,
-    maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? DEFAULTS.maxEventLoopDelayMs,
-    retryAfterS: DEFAULTS.retryAfterS,
-  });
-
-  registerDocs(app, {
-    title: options.title ?? `Flyte Webhook: ${name}`,
+  server.addHook("onClose", async () => controlPlane.close());
+  const title = options.title ?? `Flyte Webhook: ${name}`;
+  registerOpenApi(server, {
+    title,
     description: options.description ?? DEFAULTS.description,
     version: options.version ?? DEFAULTS.version,
   });
 
-  app.register(coreRoutes);
-  app.register(taskRoutes);
-  app.register(runRoutes);
-  return app;
+  // The root scope serves only the liveness check (`route` puts public endpoints there):
+  // probes need no security headers, limits, logs or metrics, and must stay cheap. Every
+  // other route lives in the `api` scope, with the operations layer.
+  server.register(async function api(app: App) {
+    installErrorHandling(app);
+    gateway.rateLimits = installOperations(app, {
+      metrics,
+      metricsToken: options.metrics ? options.metrics.token : undefined,
+      rateLimit: options.rateLimit,
+      corsOrigins: options.corsOrigins,
+      maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? DEFAULTS.maxEventLoopDelayMs,
+      retryAfterS: DEFAULTS.retryAfterS,
+    });
+
+    registerDocPages(app, title);
+
+    app.register(coreRoutes);
+    app.register(taskRoutes);
+    app.register(runRoutes);
+  });
+  return server;
 }

@@ -55,7 +55,11 @@ function redocPage(title: string): string {
 `;
 }
 
-export function registerDocs(app: App, info: DocsInfo): void {
+/**
+ * The OpenAPI collector, on the root scope so that it sees every route, the liveness
+ * check included.
+ */
+export function registerOpenApi(app: App, info: DocsInfo): void {
   // Tags of the groups that actually have a route, collected as routes are added, so a
   // group whose endpoints are enabled but not (yet) served is not documented.
   const tags: Array<{ name: string; description: string }> = [];
@@ -74,6 +78,10 @@ export function registerDocs(app: App, info: DocsInfo): void {
     },
     refResolver: { buildLocalReference: (json) => String(json.$id) },
   });
+}
+
+/** /openapi.json, /docs and /redoc. */
+export function registerDocPages(app: App, title: string): void {
   app.register(fastifySwaggerUi, {
     routePrefix: "/docs",
     // No validatorUrl: left unset, the plugin passes null and Swagger UI sends the document
@@ -83,7 +91,7 @@ export function registerDocs(app: App, info: DocsInfo): void {
   app.register(async (docs) => {
     docs.get("/openapi.json", { schema: { hide: true } }, async () => docs.swagger());
 
-    const page = redocPage(info.title);
+    const page = redocPage(title);
     docs.get("/redoc", { schema: { hide: true } }, async (_request, reply) => reply.type("text/html; charset=utf-8").send(page));
     let bundle: Buffer | undefined;
     docs.get("/redoc/redoc.standalone.js", { schema: { hide: true } }, async (_request, reply) => {

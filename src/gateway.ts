@@ -32,6 +32,8 @@ export interface Gateway {
   abortReason: string;
   /** Rate-limit hooks for protected endpoints (none when no limit is configured). */
   rateLimits: RateLimitHooks;
+  /** The app's root scope, outside the operations layer: public endpoints are served there. */
+  root: App;
 }
 
 declare module "fastify" {
@@ -51,7 +53,9 @@ type EndpointRouteOptions<S extends FastifySchema> = Omit<
 const PROTECTED_ERRORS = [401, 403, 429, 502, 503, 504];
 
 /**
- * Every POST endpoint of the catalogue changes state (run, abort, activate, deactivate,
+ * Public endpoints (the liveness check) go to the root scope, where no security headers,
+ * limits, access lines or metrics cost anything: probes need none of them. Every POST
+ * endpoint of the catalogue changes state (run, abort, activate, deactivate,
  * call, build, prefetch): those get an audit line. Protected endpoints are rate limited
  * per client address before the credential check and per credential after it.
  */
@@ -66,7 +70,7 @@ export function route<S extends FastifySchema>(app: App, name: EndpointName, opt
   }
   const { byIp, byCredential } = app.gateway.rateLimits;
   const onRequest = e.public ? [] : [byIp, requireCredentials, byCredential(e.group)].filter((hook) => hook !== undefined);
-  app.route({
+  (e.public ? app.gateway.root : app).route({
     ...options,
     method: e.method,
     url: e.path,

@@ -33,23 +33,20 @@ function outcome(status: number): string {
 export function accessLogHook(subjects: SubjectCache) {
   return function accessLog(request: FastifyRequest, reply: FastifyReply, done: () => void) {
     const status = reply.statusCode;
-    const config = request.routeOptions.config;
+    const { config, url: route } = request.routeOptions;
     const caller = callerHash(request) ?? undefined;
     const subject = caller ? subjects.of(request) : undefined;
     // Fastify's own "request completed" shape (req, res.statusCode, responseTime), so
     // tools that read it keep working, plus the route, who called and the error code.
     const line = {
-      req: { method: request.method, url: maskUrl(request.url), route: request.routeOptions.url ?? "unmatched" },
+      req: { method: request.method, url: maskUrl(request.url), route: route ?? "unmatched" },
       res: { statusCode: status },
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
       subject,
       caller,
       error: request.errorCode ?? undefined,
     };
-    // Liveness probes arrive every few seconds from every orchestrator: their successes
-    // are kept out of the info level, their failures are not.
-    if (config.endpoint === "health" && status < 400) request.log.debug(line, "request completed");
-    else request.log.info(line, "request completed");
+    request.log.info(line, "request completed");
     if (config.audit) {
       request.log.info(
         {

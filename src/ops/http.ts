@@ -17,8 +17,8 @@ export interface HttpHardeningOptions {
   retryAfterS: number;
 }
 
-/** Routes that answer even when the gateway sheds load: liveness and metrics. */
-const NEVER_SHED = new Set(["health", "metrics"]);
+/** Answers even when the gateway sheds load, to show why. (Liveness is outside this layer.) */
+const NEVER_SHED = new Set(["metrics"]);
 
 export function registerHttpHardening(app: App, options: HttpHardeningOptions): void {
   app.register(fastifyHelmet, {
@@ -40,10 +40,6 @@ export function registerHttpHardening(app: App, options: HttpHardeningOptions): 
         upgradeInsecureRequests: null,
       },
     },
-  });
-  // /health answers probes, not browsers: it skips the per-request header work.
-  app.addHook("onRoute", (routeOptions) => {
-    if (routeOptions.config?.endpoint === "health") (routeOptions as { helmet?: false }).helmet = false;
   });
 
   if (options.corsOrigins && options.corsOrigins.length > 0) {

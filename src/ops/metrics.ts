@@ -95,8 +95,8 @@ export class GatewayMetrics {
   /** onResponse hook: one observation per request. Unmatched paths share one label. */
   hook() {
     return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      const config = request.routeOptions.config;
-      this.observeRequest(config.endpoint ?? request.routeOptions.url ?? "unmatched", request.method, reply.statusCode, reply.elapsedTime / 1000);
+      const { config, url } = request.routeOptions;
+      this.observeRequest(config.endpoint ?? url ?? "unmatched", request.method, reply.statusCode, reply.elapsedTime / 1000);
       done();
     };
   }
