@@ -1,20 +1,18 @@
-// Environment → validated settings for `flyte-webhook serve`. A bad value stops the
-// process with a message naming the variable (exit 2), before anything listens.
+// Settings of `flyte-webhook serve` from three sources, one table (src/settings.ts):
+// command-line flags over environment variables over a JSON config file (`--config` or
+// FLYTE_WEBHOOK_CONFIG) over defaults. A bad value stops the process with a message naming
+// the setting as its source spells it (exit 2), before anything listens.
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { parseArgs } from "node:util";
 import type { Protocol } from "./controlplane/client.ts";
-import { EndpointFilterError, resolveEnabledEndpoints } from "./endpoints.ts";
-import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
+import { EndpointFilterError, type EndpointGroup, resolveEnabledEndpoints } from "./endpoints.ts";
 import { parseApiKeys } from "./local/auth.ts";
+import { DEFAULT_WINDOW_MS } from "./ops/rate-limit.ts";
+import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
+import { ConfigError, flagOf, SETTINGS, type SettingKey, type SettingValues } from "./settings.ts";
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-  }
-}
+export { ConfigError } from "./settings.ts";
 
 export interface LocalPlaneConfig {
   addr: string;
@@ -34,34 +32,25 @@ export interface ServeConfig {
   gateway: FlyteWebhookOptions;
   /** Set when FLYTE_ENDPOINT is not: the embedded control plane to start. */
   local: LocalPlaneConfig | undefined;
+  /** Bound on finishing in-flight requests at shutdown. */
+  shutdownTimeoutMs: number;
+  /** How the source of a setting named it (`--port`, `PORT`, `app.json: port`), for later messages. */
+  nameOf(key: SettingKey): string;
 }
 
 type Env = Record<string, string | undefined>;
 
-const PROTOCOLS: readonly Protocol[] = ["connect", "grpc", "grpc-web"];
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-
-function list(env: Env, key: string): string[] | undefined {
-  const value = env[key];
-  if (value === undefined || value.trim() === "") return undefined;
-  return value.split(",").map((item) => item.trim()).filter(Boolean);
+export interface ConfigSources {
+  env: Env;
+  /** Command-line arguments after the command (`--port 9000 ...`). */
+  args?: string[];
+  cwd?: string;
 }
 
-function integer(env: Env, key: string, fallback: number, min: number, max: number): number {
-  const value = env[key];
-  if (value === undefined || value === "") return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return Number(value);
-}
+/** Rate limits `flyte-webhook serve` applies unless told otherwise. */
+export const SERVE_RATE_LIMITS = { perIp: 1200, perCredential: 600 } as const;
 
-function bool(env: Env, key: string): boolean {
-  const value = (env[key] ?? "").toLowerCase();
-  if (["", "0", "false", "no", "off"].includes(value)) return false;
-  if (["1", "true", "yes", "on"].includes(value)) return true;
-  throw new ConfigError(key, `expected true or false, got "${env[key]}"`);
-}
+const CONFIG_ENV = "FLYTE_WEBHOOK_CONFIG";
 
 /**
  * The forms flyte-sdk accepts: `http(s)://host[:port]`, `dns:///host:port`, `host:port`.
@@ -83,85 +72,151 @@ export function normalizeEndpoint(value: string, insecure: boolean, setting = "F
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
 }
 
-function url(env: Env, key: string): string | undefined {
-  const value = env[key];
-  if (!value) return undefined;
+const KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+function parseFlags(args: string[]): { flags: Record<string, unknown>; configFile: string | undefined } {
+  const options: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" } };
+  for (const key of KEYS) options[flagOf(key).slice(2)] = { type: SETTINGS[key].boolean ? "boolean" : "string" };
+  let values: Record<string, unknown>;
   try {
-    const parsed = new URL(value);
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
-  } catch {
-    throw new ConfigError(key, `expected an http(s) URL, got "${value}"`);
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false, allowNegative: true }));
+  } catch (err) {
+    throw new ConfigError("command line", (err as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  return value;
+  const flags: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const value = values[flagOf(key).slice(2)];
+    if (value !== undefined) flags[key] = value;
+  }
+  return { flags, configFile: values.config as string | undefined };
 }
 
-export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
-  const endpointGroups = list(env, "FLYTE_WEBHOOK_ENDPOINT_GROUPS");
-  const endpoints = list(env, "FLYTE_WEBHOOK_ENDPOINTS");
-  if (endpointGroups && endpoints) {
-    throw new ConfigError("FLYTE_WEBHOOK_ENDPOINT_GROUPS", "cannot be set together with FLYTE_WEBHOOK_ENDPOINTS: use one or the other");
-  }
+function readConfigFile(path: string, name: string): Record<string, unknown> {
+  let data: unknown;
   try {
-    resolveEnabledEndpoints({ endpointGroups, endpoints });
+    data = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    if (err instanceof EndpointFilterError) throw new ConfigError(endpoints ? "FLYTE_WEBHOOK_ENDPOINTS" : "FLYTE_WEBHOOK_ENDPOINT_GROUPS", err.message);
+    const reason = err instanceof SyntaxError ? `not valid JSON: ${err.message}` : `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    throw new ConfigError(name, reason);
+  }
+  if (!data || typeof data !== "object" || Array.isArray(data)) throw new ConfigError(name, "expected a JSON object of settings");
+  for (const key of Object.keys(data)) {
+    if (!(KEYS as string[]).includes(key)) throw new ConfigError(name, `unknown setting "${key}"; settings are: ${KEYS.join(", ")}`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/** Every setting's value from the first source that has it, checked; and how that source named it. */
+function readSettings({ env, args = [], cwd = process.cwd() }: ConfigSources) {
+  const { flags, configFile } = parseFlags(args);
+  const filePath = configFile ?? (env[CONFIG_ENV] || undefined);
+  const fileName = configFile ? "--config" : CONFIG_ENV;
+  const file = filePath ? readConfigFile(resolve(cwd, filePath), `${fileName} ${filePath}`) : {};
+
+  const values: SettingValues = {};
+  const names = new Map<SettingKey, string>();
+  /** Which source a setting came from: 0 flag, 1 env, 2 file. */
+  const rank = new Map<SettingKey, number>();
+  for (const key of KEYS) {
+    const setting = SETTINGS[key];
+    const sources: Array<[unknown, string]> = [
+      [flags[key], flagOf(key)],
+      [env[setting.env] === "" ? undefined : env[setting.env], setting.env],
+      [file[key] === null ? undefined : file[key], `${filePath}: ${key}`],
+    ];
+    const index = sources.findIndex(([value]) => value !== undefined);
+    if (index < 0) continue;
+    const [value, name] = sources[index]!;
+    (values as Record<string, unknown>)[key] = setting.parse(value, name);
+    names.set(key, name);
+    rank.set(key, index);
+  }
+  const nameOf = (key: SettingKey) => names.get(key) ?? SETTINGS[key].env;
+
+  // The endpoint filter is one choice made in two forms: the higher source wins, and both
+  // in one source is a mistake.
+  if (values.endpointGroups && values.endpoints) {
+    const groups = rank.get("endpointGroups")!;
+    const endpoints = rank.get("endpoints")!;
+    if (groups === endpoints) {
+      throw new ConfigError(nameOf("endpointGroups"), `cannot be set together with ${nameOf("endpoints")}: use one or the other`);
+    }
+    delete values[groups < endpoints ? "endpoints" : "endpointGroups"];
+  }
+  return { values, nameOf, cwd };
+}
+
+export function loadConfig(sources: ConfigSources): ServeConfig {
+  const { values: v, nameOf, cwd } = readSettings(sources);
+  try {
+    resolveEnabledEndpoints({ endpointGroups: v.endpointGroups, endpoints: v.endpoints });
+  } catch (err) {
+    if (err instanceof EndpointFilterError) throw new ConfigError(nameOf(v.endpoints ? "endpoints" : "endpointGroups"), err.message);
     throw err;
   }
-  const protocol = (env.FLYTE_PROTOCOL || DEFAULTS.protocol) as Protocol;
-  if (!PROTOCOLS.includes(protocol)) throw new ConfigError("FLYTE_PROTOCOL", `expected one of ${PROTOCOLS.join(", ")}, got "${protocol}"`);
-  const logLevel = env.LOG_LEVEL || "info";
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
-  const insecure = bool(env, "FLYTE_INSECURE");
-  const remote = env.FLYTE_ENDPOINT ? normalizeEndpoint(env.FLYTE_ENDPOINT, insecure) : undefined;
+  const remote = v.endpoint ? normalizeEndpoint(v.endpoint, v.insecure ?? false, nameOf("endpoint")) : undefined;
 
   let local: LocalPlaneConfig | undefined;
   if (!remote) {
-    const addr = env.FLYTE_LOCAL_ADDR || "127.0.0.1:8089";
-    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(addr) || Number(addr.split(":").pop()) > 65535) {
-      throw new ConfigError("FLYTE_LOCAL_ADDR", `expected host:port, got "${addr}"`);
-    }
     let apiKeys: LocalPlaneConfig["apiKeys"];
-    if (env.FLYTE_LOCAL_API_KEYS) {
+    if (v.localApiKeys) {
       try {
-        apiKeys = parseApiKeys(env.FLYTE_LOCAL_API_KEYS);
+        apiKeys = parseApiKeys(v.localApiKeys);
       } catch (err) {
         // The message must not echo the value: it holds tokens.
-        throw new ConfigError("FLYTE_LOCAL_API_KEYS", (err as Error).message);
+        throw new ConfigError(nameOf("localApiKeys"), (err as Error).message);
       }
-      if (apiKeys.length === 0) throw new ConfigError("FLYTE_LOCAL_API_KEYS", "holds no token=subject entry");
+      if (apiKeys.length === 0) throw new ConfigError(nameOf("localApiKeys"), "holds no token=subject entry");
     }
     local = {
-      addr,
-      dbPath: resolve(cwd, env.FLYTE_LOCAL_DB || ".flyte-webhook/flyte.db"),
+      addr: v.localAddr ?? "127.0.0.1:8089",
+      dbPath: resolve(cwd, v.localDb ?? ".flyte-webhook/flyte.db"),
       apiKeys,
-      catalogPath: resolve(cwd, env.FLYTE_LOCAL_CATALOG || new URL("../examples/catalog.json", import.meta.url).pathname),
-      secretsDir: env.FLYTE_LOCAL_SECRETS_DIR ? resolve(cwd, env.FLYTE_LOCAL_SECRETS_DIR) : undefined,
+      catalogPath: resolve(cwd, v.localCatalog ?? new URL("../examples/catalog.json", import.meta.url).pathname),
+      secretsDir: v.localSecretsDir ? resolve(cwd, v.localSecretsDir) : undefined,
     };
   }
 
   return {
-    port: integer(env, "PORT", 8080, 0, 65535),
-    host: env.HOST || "127.0.0.1",
-    logLevel,
+    port: v.port ?? 8080,
+    host: v.host ?? "127.0.0.1",
+    logLevel: v.logLevel ?? "info",
     local,
+    shutdownTimeoutMs: v.shutdownTimeoutMs ?? 10_000,
+    nameOf,
     gateway: {
-      name: env.FLYTE_WEBHOOK_NAME || DEFAULTS.name,
-      title: env.FLYTE_WEBHOOK_TITLE || undefined,
-      description: env.FLYTE_WEBHOOK_DESCRIPTION || undefined,
-      endpointGroups,
-      endpoints,
-      taskAllowlist: list(env, "FLYTE_WEBHOOK_TASK_ALLOWLIST"),
-      appAllowlist: list(env, "FLYTE_WEBHOOK_APP_ALLOWLIST"),
-      triggerAllowlist: list(env, "FLYTE_WEBHOOK_TRIGGER_ALLOWLIST"),
-      consoleUrl: url(env, "FLYTE_CONSOLE_URL"),
+      name: v.name ?? DEFAULTS.name,
+      title: v.title,
+      description: v.description,
+      endpointGroups: v.endpointGroups,
+      endpoints: v.endpoints,
+      taskAllowlist: v.taskAllowlist,
+      appAllowlist: v.appAllowlist,
+      triggerAllowlist: v.triggerAllowlist,
+      consoleUrl: v.consoleUrl,
+      bodyLimit: v.bodyLimit ?? DEFAULTS.bodyLimit,
+      corsOrigins: v.corsOrigins,
+      trustProxy: v.trustProxy ?? false,
+      maxEventLoopDelayMs: v.maxEventLoopDelayMs ?? DEFAULTS.maxEventLoopDelayMs,
+      metrics: v.metrics === false ? false : { token: v.metricsToken },
+      rateLimit: {
+        windowMs: v.rateLimitWindowMs ?? DEFAULT_WINDOW_MS,
+        perIp: v.rateLimitPerIp ?? SERVE_RATE_LIMITS.perIp,
+        perCredential: v.rateLimitPerCredential ?? SERVE_RATE_LIMITS.perCredential,
+        groups: v.rateLimitGroups as Partial<Record<EndpointGroup, number>> | undefined,
+        redisUrl: v.redisUrl,
+      },
       controlPlane: {
         endpoint: remote ?? "",
-        protocol,
-        org: env.FLYTE_ORG ?? DEFAULTS.org,
-        project: env.FLYTE_PROJECT || DEFAULTS.project,
-        domain: env.FLYTE_DOMAIN || DEFAULTS.domain,
-        deadlineMs: integer(env, "FLYTE_DEADLINE_MS", DEFAULTS.deadlineMs, 1, 600_000),
+        protocol: (v.protocol ?? DEFAULTS.protocol) as Protocol,
+        org: v.org ?? DEFAULTS.org,
+        project: v.project ?? DEFAULTS.project,
+        domain: v.domain ?? DEFAULTS.domain,
+        deadlineMs: v.deadlineMs ?? DEFAULTS.deadlineMs,
       },
     },
   };
 }
+
+/** The environment alone (what the container and most deployments use). */
+export const configFromEnv = (env: Env, cwd = process.cwd()): ServeConfig => loadConfig({ env, cwd });
