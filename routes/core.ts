@@ -23,6 +23,7 @@ export default async function coreRoutes(app: App) {
     },
     handler: async (request) => {
       const user = await app.gateway.controlPlane.userInfo(request.credentials);
+      request.subject = user.subject;
       return { subject: user.subject, name: user.name };
     },
   });

@@ -46,6 +46,7 @@ export default async function taskRoutes(app: App) {
       const task = await controlPlane.getTask(request.credentials, { domain, project, name, version: request.query.version }, { cached: true });
       const inputs = inputsFromJson(task.spec, request.body ?? {});
       const run = await controlPlane.createRun(request.credentials, task, inputs);
+      request.auditDetail = { run };
       const { project: runProject, domain: runDomain } = controlPlane.settings;
       return { url: runUrl(app.gateway.consoleBase, runDomain, runProject, run), name: run };
     },

@@ -5,7 +5,6 @@
 // it created) with `request.auditDetail`. The request id is in every line through the
 // request's logger; credentials never are (headers are not logged, URLs are masked).
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { maskUrl } from "../logging.ts";
 import { callerHash, SubjectCache } from "./caller.ts";
 
 declare module "fastify" {
@@ -39,7 +38,9 @@ export function accessLogHook(subjects: SubjectCache) {
     // Fastify's own "request completed" shape (req, res.statusCode, responseTime), so
     // tools that read it keep working, plus the route, who called and the error code.
     const line = {
-      req: { method: request.method, url: maskUrl(request.url), route: route ?? "unmatched" },
+      // The logger's `req` serializer masks secret query values and adds the client address.
+      req: request,
+      route: route ?? "unmatched",
       res: { statusCode: status },
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
       subject,
