@@ -10,7 +10,7 @@ import { secretsFrom } from "./connectors/secrets.ts";
 import { localApiKey } from "./local/auth.ts";
 import { CatalogError, readCatalogFile } from "./local/catalog.ts";
 import { type LocalControlPlane, startLocalControlPlane } from "./local/server.ts";
-import { type Closable, closeOnSignals } from "./shutdown.ts";
+import { type Closable, closeOnSignals, gatewayPart } from "./shutdown.ts";
 import { flagOf, SETTINGS } from "./settings.ts";
 
 const USAGE = [
@@ -102,7 +102,7 @@ async function main() {
       if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`${config.nameOf("port")}: ${config.host}:${config.port} is already in use`);
       throw err;
     }
-    closers.unshift({ name: "gateway", close: () => app.close(), force: () => app.server.closeAllConnections() });
+    closers.unshift(gatewayPart(app));
     const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host.includes(":") ? `[${config.host}]` : config.host;
     const address = app.server.address();
     gatewayUrl = `http://${host}:${typeof address === "object" && address ? address.port : config.port}`;

@@ -2,6 +2,7 @@
 // stops accepting and lets in-flight requests finish; then the embedded control plane,
 // whose runs are already committed to SQLite). A part that takes longer than the bound is
 // forced (open connections cut) so the process always ends; a second signal ends it at once.
+import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 
 export interface Closable {
@@ -9,6 +10,26 @@ export interface Closable {
   close(): Promise<void>;
   /** Cuts what `close` is waiting for (open connections). */
   force?(): void;
+}
+
+/**
+ * The gateway as a part: Fastify's close (stop listening, answer in-flight requests),
+ * and keep-alive connections closed as soon as their last answer is out, rather than
+ * when their keep-alive timeout ends.
+ */
+export function gatewayPart(app: FastifyInstance): Closable {
+  return {
+    name: "gateway",
+    async close() {
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
+    },
+    force: () => app.server.closeAllConnections(),
+  };
 }
 
 /** Closes the parts in order; true when every part closed within the bound. */
