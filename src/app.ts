@@ -81,7 +81,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     version: options.version ?? DEFAULTS.version,
   });
 
-  // The root scope serves only the liveness check (`route` puts public endpoints there):
+  // The root scope serves only the liveness check (`route` puts it there):
   // probes need no security headers, limits, logs or metrics, and must stay cheap. Every
   // other route lives in the `api` scope, with the operations layer.
   server.register(async function api(app: App) {

@@ -1,7 +1,7 @@
 // What every route plugin shares: the control-plane client, the enabled endpoints, the
 // allow-lists and the console base, decorated once on the app; and `route`, which puts
 // an endpoint of the catalogue on the app only when it is enabled, with the auth hook,
-// tags and error responses every endpoint has.
+// rate limits, audit flag, tags and described error responses every endpoint has.
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type {
   FastifyBaseLogger,
@@ -32,7 +32,7 @@ export interface Gateway {
   abortReason: string;
   /** Rate-limit hooks for protected endpoints (none when no limit is configured). */
   rateLimits: RateLimitHooks;
-  /** The app's root scope, outside the operations layer: public endpoints are served there. */
+  /** The app's root scope, outside the operations layer: the liveness check is served there. */
   root: App;
 }
 
@@ -53,11 +53,18 @@ type EndpointRouteOptions<S extends FastifySchema> = Omit<
 const PROTECTED_ERRORS = [401, 403, 429, 502, 503, 504];
 
 /**
- * Public endpoints (the liveness check) go to the root scope, where no security headers,
- * limits, access lines or metrics cost anything: probes need none of them. Every POST
- * endpoint of the catalogue changes state (run, abort, activate, deactivate,
- * call, build, prefetch): those get an audit line. Protected endpoints are rate limited
- * per client address before the credential check and per credential after it.
+ * Served from the root scope, where no security headers, limits, access lines or metrics
+ * cost anything: probes need none of them. Other public endpoints (signed inbound hooks,
+ * say) stay in the operations layer with the rest.
+ */
+const LIVENESS: EndpointName = "health";
+
+/**
+ * The liveness check goes to the root scope; every other route to the plugin's own scope,
+ * inside the operations layer. Every POST endpoint of the catalogue changes state (run,
+ * abort, activate, deactivate, call, build, prefetch): those get an audit line. Requests
+ * are rate limited per client address, and on protected endpoints per credential after
+ * the credential check.
  */
 export function route<S extends FastifySchema>(app: App, name: EndpointName, options: EndpointRouteOptions<S>): void {
   if (!app.gateway.enabled.has(name)) return;
@@ -69,8 +76,9 @@ export function route<S extends FastifySchema>(app: App, name: EndpointName, opt
     response[status] = value === ErrorRef ? errorResponse(Number(status)) : value;
   }
   const { byIp, byCredential } = app.gateway.rateLimits;
-  const onRequest = e.public ? [] : [byIp, requireCredentials, byCredential(e.group)].filter((hook) => hook !== undefined);
-  (e.public ? app.gateway.root : app).route({
+  const hooks = name === LIVENESS ? [] : e.public ? [byIp] : [byIp, requireCredentials, byCredential(e.group)];
+  const onRequest = hooks.filter((hook) => hook !== undefined);
+  (name === LIVENESS ? app.gateway.root : app).route({
     ...options,
     method: e.method,
     url: e.path,
