@@ -75,6 +75,9 @@ export function route<S extends FastifySchema>(app: App, name: EndpointName, opt
   for (const [status, value] of Object.entries(schema.response ?? {})) {
     response[status] = value === ErrorRef ? errorResponse(Number(status)) : value;
   }
+  // The success answer is described by the endpoint's summary unless it says more itself.
+  const ok = response[200] as { description?: string } | undefined;
+  if (ok && !ok.description) response[200] = { ...ok, description: e.summary };
   const { byIp, byCredential } = app.gateway.rateLimits;
   const hooks = name === LIVENESS ? [] : e.public ? [byIp] : [byIp, requireCredentials, byCredential(e.group)];
   const onRequest = hooks.filter((hook) => hook !== undefined);

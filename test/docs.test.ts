@@ -31,6 +31,7 @@ describe("OpenAPI document", () => {
         expect(answer.content["application/json"].schema, `${op.operationId} ${status}`).toEqual({ $ref: "#/components/schemas/Error" });
         expect(answer.description).not.toBe("Default Response");
       }
+      expect(op.responses["200"].description).not.toBe("Default Response");
       for (const param of op.parameters ?? []) expect(param.example, `${op.operationId} ${param.name}`).toBeDefined();
       if (op.security) expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["401", "403", "429", "502", "503", "504"]));
     }
