@@ -57,7 +57,16 @@ export function registerRateLimits(app: App, options: RateLimitOptions | undefin
     : undefined;
   if (redis) {
     // A Redis that is down must not take the gateway with it: limits are skipped meanwhile.
-    redis.on("error", (err) => app.log.warn({ err: { message: err.message } }, "rate-limit store unreachable; limits are skipped"));
+    // One warning per outage, not one per reconnection attempt.
+    let down = false;
+    redis.on("error", (err) => {
+      if (!down) app.log.warn({ err: { message: err.message } }, "rate-limit store unreachable; limits are skipped until it is back");
+      down = true;
+    });
+    redis.on("ready", () => {
+      if (down) app.log.info("rate-limit store reachable again");
+      down = false;
+    });
     app.addHook("onClose", async () => void redis.disconnect());
   }
   app.register(fastifyRateLimit, {
