@@ -1,5 +1,6 @@
 # flyte-webhook: the gateway, with the embedded control plane when FLYTE_ENDPOINT is unset.
-# Stage 1 builds the bundle; stage 2 holds only production dependencies and dist/.
+# build: dev dependencies and the bundle (dist/, with ReDoc's standalone bundle copied in);
+# deps: production dependencies only; the final stage takes dist/ and those, nothing else.
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -11,11 +12,20 @@ COPY routes ./routes
 COPY examples ./examples
 RUN node scripts/build.mjs
 
-FROM node:24-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 FLYTE_LOCAL_DB=/data/flyte.db
+FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts
+
+FROM node:24-slim
+# tini as PID 1: it passes SIGTERM/SIGINT on to node (which then shuts down gracefully) and
+# reaps orphans; node itself as PID 1 would ignore a signal that arrives before its
+# handlers are installed.
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 FLYTE_LOCAL_DB=/data/flyte.db
+WORKDIR /app
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY examples ./examples
 RUN mkdir -p /data && chown node:node /data
@@ -24,4 +34,6 @@ VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/cli.js", "serve"]

@@ -6,7 +6,7 @@ export default async function coreRoutes(app: App) {
   route(app, "health", {
     schema: {
       description: "Liveness: answers while the process serves HTTP. Needs no credentials.",
-      response: { 200: Type.Object({ status: Type.Literal("healthy") }) },
+      response: { 200: Type.Object({ status: Type.Literal("healthy") }, { examples: [{ status: "healthy" }] }) },
     },
     handler: async () => ({ status: "healthy" as const }),
   });
@@ -14,10 +14,16 @@ export default async function coreRoutes(app: App) {
   route(app, "me", {
     schema: {
       description: "The subject and name the control plane sees for the caller's credentials.",
-      response: { 200: Type.Object({ subject: Type.String(), name: Type.String() }) },
+      response: {
+        200: Type.Object(
+          { subject: Type.String({ description: "Subject of the credentials" }), name: Type.String({ description: "Display name" }) },
+          { examples: [{ subject: "local-user", name: "local-user" }] },
+        ),
+      },
     },
     handler: async (request) => {
       const user = await app.gateway.controlPlane.userInfo(request.credentials);
+      request.subject = user.subject;
       return { subject: user.subject, name: user.name };
     },
   });

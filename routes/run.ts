@@ -7,7 +7,7 @@ import { ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
 import { AbortBody, checkedRun, RunIoBody, runInputsOutputs, runStatus, RunStatusBody } from "../src/runs.ts";
 
-const RunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "Run name" }) });
+const RunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "Run name", examples: ["r3kx9q2m1"] }) });
 
 export default async function runRoutes(app: App) {
   const { controlPlane, allowTask, consoleBase } = app.gateway;
@@ -47,7 +47,7 @@ export default async function runRoutes(app: App) {
       description: "Asks the control plane to abort a run.",
       params: RunParams,
       querystring: Type.Object({
-        reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort" }),
+        reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort", examples: ["not needed"] }),
       }),
       response: { 200: AbortBody, 404: ErrorRef, 409: ErrorRef },
     },

@@ -8,12 +8,12 @@ import { type App, route } from "../src/gateway.ts";
 import type { TaskRef } from "../src/allowlist.ts";
 
 const TaskParams = Type.Object({
-  domain: Type.String({ minLength: 1, description: "Domain of the task, e.g. development" }),
-  project: Type.String({ minLength: 1, description: "Project of the task" }),
-  name: Type.String({ minLength: 1, description: "Task name" }),
+  domain: Type.String({ minLength: 1, description: "Domain of the task", examples: ["development"] }),
+  project: Type.String({ minLength: 1, description: "Project of the task", examples: ["flytesnacks"] }),
+  name: Type.String({ minLength: 1, description: "Task name", examples: ["echo"] }),
 });
 const VersionQuery = Type.Object({
-  version: Type.Optional(Type.String({ minLength: 1, description: "Task version; latest when omitted" })),
+  version: Type.Optional(Type.String({ minLength: 1, description: "Task version; latest when omitted", examples: ["v1"] })),
 });
 
 export default async function taskRoutes(app: App) {
@@ -32,7 +32,10 @@ export default async function taskRoutes(app: App) {
       querystring: VersionQuery,
       body: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "Task inputs by name", examples: [{ x: 3, msg: "hello" }] })),
       response: {
-        200: Type.Object({ url: Type.String(), name: Type.String() }),
+        200: Type.Object(
+          { url: Type.String({ description: "Link to the run in the console" }), name: Type.String({ description: "Run name" }) },
+          { examples: [{ url: "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r3kx9q2m1", name: "r3kx9q2m1" }] },
+        ),
         404: ErrorRef,
         422: ErrorRef,
       },
@@ -43,6 +46,7 @@ export default async function taskRoutes(app: App) {
       const task = await controlPlane.getTask(request.credentials, { domain, project, name, version: request.query.version }, { cached: true });
       const inputs = inputsFromJson(task.spec, request.body ?? {});
       const run = await controlPlane.createRun(request.credentials, task, inputs);
+      request.auditDetail = { run };
       const { project: runProject, domain: runDomain } = controlPlane.settings;
       return { url: runUrl(app.gateway.consoleBase, runDomain, runProject, run), name: run };
     },
@@ -66,6 +70,18 @@ export default async function taskRoutes(app: App) {
             serialize: Type.Boolean(),
           }),
           secrets: Type.Array(Type.String()),
+        }, {
+          examples: [
+            {
+              name: "echo",
+              version: "v1",
+              task_type: "echo",
+              required_args: ["x"],
+              default_input_args: ["msg"],
+              cache: { behavior: "disable", version_override: null, serialize: false },
+              secrets: [],
+            },
+          ],
         }),
         404: ErrorRef,
       },

@@ -2,7 +2,7 @@
 // will not strip inside node_modules, so it is bundled; every other dependency stays
 // external and is loaded from node_modules at run time.
 import { build } from "esbuild";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 const external = Object.keys(pkg.dependencies).filter((name) => name !== "@flyteorg/flyteidl2");
@@ -20,3 +20,10 @@ await build({
   banner: { js: "" },
   logLevel: "warning",
 });
+
+// ReDoc's standalone bundle is served by the app at /redoc/redoc.standalone.js; copying it
+// here keeps the `redoc` package (and its React peers) out of the runtime dependencies.
+const redoc = new URL("../node_modules/redoc/bundles/", import.meta.url);
+for (const file of ["redoc.standalone.js", "redoc.standalone.js.LICENSE.txt"]) {
+  copyFileSync(new URL(file, redoc), new URL(`../dist/${file}`, import.meta.url));
+}

@@ -1,14 +1,12 @@
 // createFlyteWebhookApp: the gateway as a Fastify instance. It wires the one error
-// handler, request ids, OpenAPI + /docs, and the route plugin of each group; routes of
+// handler, request ids, OpenAPI + /docs + /redoc, and the route plugin of each group; routes of
 // endpoints that are not enabled are never registered, so they are neither served nor
 // documented.
 import { randomUUID } from "node:crypto";
-import fastifySwagger from "@fastify/swagger";
-import fastifySwaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import { fastify } from "fastify";
-import buildRoutes from "../routes/build.ts";
+import { fastify, LogController } from "fastify";
 import appRoutes from "../routes/app.ts";
+import buildRoutes from "../routes/build.ts";
 import coreRoutes from "../routes/core.ts";
 import prefetchRoutes from "../routes/prefetch.ts";
 import runRoutes from "../routes/run.ts";
@@ -17,10 +15,13 @@ import triggerRoutes from "../routes/trigger.ts";
 import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
 import { ControlPlane } from "./controlplane/client.ts";
 import { consoleBase } from "./controlplane/console.ts";
-import { type EndpointGroup, GROUP_DESCRIPTIONS, resolveEnabledEndpoints } from "./endpoints.ts";
+import { registerDocPages, registerOpenApi } from "./docs.ts";
+import { resolveEnabledEndpoints } from "./endpoints.ts";
 import { ErrorBody, installErrorHandling } from "./errors.ts";
 import type { App, Gateway } from "./gateway.ts";
 import { loggerOption } from "./logging.ts";
+import { installOperations } from "./ops/index.ts";
+import { GatewayMetrics } from "./ops/metrics.ts";
 import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
 
 /** Request ids we accept from callers: short, printable, no separators that break logs. */
@@ -32,6 +33,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   const enabled = resolveEnabledEndpoints({ endpointGroups: options.endpointGroups, endpoints: options.endpoints });
   const cp = options.controlPlane;
   if (!cp?.endpoint) throw new TypeError("controlPlane.endpoint is required (e.g. http://127.0.0.1:8089)");
+  const metrics = options.metrics === false ? undefined : new GatewayMetrics();
   const controlPlane = new ControlPlane({
     endpoint: cp.endpoint,
     protocol: cp.protocol ?? DEFAULTS.protocol,
@@ -39,11 +41,16 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     project: cp.project ?? DEFAULTS.project,
     domain: cp.domain ?? DEFAULTS.domain,
     deadlineMs: cp.deadlineMs ?? DEFAULTS.deadlineMs,
+    interceptors: metrics ? [metrics.interceptor] : [],
   });
 
-  const app = fastify({
+  const server = fastify({
     ...loggerOption(options.logger),
     bodyLimit: options.bodyLimit ?? DEFAULTS.bodyLimit,
+    // Any of Fastify's trustProxy forms; the cast only picks the constructor overload.
+    trustProxy: (options.trustProxy ?? false) as boolean,
+    // One access line per request comes from the operations layer instead.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
@@ -66,49 +73,47 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
       forwardAuthorization: options.appCall?.forwardAuthorization ?? true,
     },
     appWaitMs: options.appWaitMs ?? DEFAULTS.appWaitMs,
+    rateLimits: { byIp: undefined, byCredential: () => undefined },
+    root: server,
   };
-  app.decorate("gateway", gateway);
-  app.decorateRequest("credentials", null as never);
-  app.addSchema(ErrorBody);
-  installErrorHandling(app);
-  app.addHook("onRequest", async (request, reply) => {
+  server.decorate("gateway", gateway);
+  server.decorateRequest("credentials", null as never);
+  server.addSchema(ErrorBody);
+  server.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
   });
-  app.addHook("onClose", async () => controlPlane.close());
-
-  // Tags of the groups that actually have a route, collected as routes are added, so a
-  // group whose endpoints are enabled but not (yet) served is not documented.
-  const tags: Array<{ name: string; description: string }> = [];
-  app.addHook("onRoute", (routeOptions) => {
-    const group = (routeOptions.schema?.tags as EndpointGroup[] | undefined)?.[0];
-    if (group && GROUP_DESCRIPTIONS[group] && !tags.some((t) => t.name === group)) {
-      tags.push({ name: group, description: GROUP_DESCRIPTIONS[group] });
-    }
-  });
-  app.register(fastifySwagger, {
-    openapi: {
-      openapi: "3.1.0",
-      info: {
-        title: options.title ?? `Flyte Webhook: ${name}`,
-        description: options.description ?? DEFAULTS.description,
-        version: options.version ?? DEFAULTS.version,
-      },
-      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "Flyte API key" } } },
-      tags,
-    },
-    refResolver: { buildLocalReference: (json) => String(json.$id) },
-  });
-  app.register(fastifySwaggerUi, { routePrefix: "/docs", uiConfig: { persistAuthorization: true } });
-  app.register(async (docs) => {
-    docs.get("/openapi.json", { schema: { hide: true } }, async () => docs.swagger());
+  server.addHook("onClose", async () => controlPlane.close());
+  const title = options.title ?? `Flyte Webhook: ${name}`;
+  registerOpenApi(server, {
+    title,
+    description: options.description ?? DEFAULTS.description,
+    version: options.version ?? DEFAULTS.version,
   });
 
-  app.register(coreRoutes);
-  app.register(taskRoutes);
-  app.register(runRoutes);
-  app.register(buildRoutes);
-  app.register(prefetchRoutes);
-  app.register(appRoutes);
-  app.register(triggerRoutes);
-  return app;
+  // The root scope serves only the liveness check (`route` puts it there):
+  // probes need no security headers, limits, logs or metrics, and must stay cheap. Every
+  // other route lives in the `api` scope, with the operations layer.
+  server.register(async function api(app: App) {
+    installErrorHandling(app);
+    gateway.rateLimits = installOperations(app, {
+      metrics,
+      metricsToken: options.metrics ? options.metrics.token : undefined,
+      rateLimit: options.rateLimit,
+      corsOrigins: options.corsOrigins,
+      maxEventLoopDelayMs: options.maxEventLoopDelayMs ?? DEFAULTS.maxEventLoopDelayMs,
+      retryAfterS: DEFAULTS.retryAfterS,
+    });
+
+    registerDocPages(app, title);
+
+    app.register(coreRoutes);
+    app.register(taskRoutes);
+    app.register(runRoutes);
+    app.register(buildRoutes);
+    app.register(prefetchRoutes);
+    app.register(appRoutes);
+    app.register(triggerRoutes);
+  });
+  return server;
 }

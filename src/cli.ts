@@ -1,18 +1,31 @@
 #!/usr/bin/env node
-// flyte-webhook serve         gateway (+ the embedded control plane when FLYTE_ENDPOINT is unset)
-// flyte-webhook control-plane the embedded control plane alone, on FLYTE_LOCAL_ADDR
-// flyte-webhook connector     the webhook connector as flyteidl2 connector services, on PORT (8000)
+// flyte-webhook serve [--flag value ...]   gateway (+ the embedded control plane when FLYTE_ENDPOINT is unset)
+// flyte-webhook control-plane               the embedded control plane alone, on FLYTE_LOCAL_ADDR
+// flyte-webhook connector [--port N]        the webhook connector as flyteidl2 connector services, on PORT (8000)
+// Settings: flags > environment > JSON config file (--config) > defaults; see README.md.
 import { join } from "node:path";
 import { pino } from "pino";
 import { createFlyteWebhookApp } from "./app.ts";
-import { ConfigError, configFromEnv, connectorConfigFromEnv, type LocalPlaneConfig } from "./config.ts";
+import { ConfigError, connectorConfigFromEnv, type LocalPlaneConfig, loadConfig } from "./config.ts";
 import { startConnectorServer } from "./connectors/service.ts";
 import { secretsFrom } from "./connectors/secrets.ts";
 import { localApiKey } from "./local/auth.ts";
 import { CatalogError, readCatalog } from "./local/catalog.ts";
 import { type LocalControlPlane, startLocalControlPlane } from "./local/server.ts";
+import { type Closable, closeOnSignals, gatewayPart } from "./shutdown.ts";
+import { flagOf, SETTINGS } from "./settings.ts";
 
-const USAGE = "usage: flyte-webhook [serve | control-plane | connector [--port N]]\nSettings come from the environment; see README.md.";
+const USAGE = [
+  "usage: flyte-webhook [serve | control-plane] [--config file.json] [--flag value ...]",
+  "       flyte-webhook connector [--port N]   (PORT, HOST, FLYTE_LOCAL_SECRETS_DIR, FLYTE_CONNECTOR_API_KEYS)",
+  "",
+  "Each setting is a flag, an environment variable and a key of the JSON config file;",
+  "flags win over the environment, the environment over the file. Settings:",
+  "",
+  ...Object.values(SETTINGS).map((s) => `  ${`${flagOf(s.key)}${s.boolean ? "" : " ..."}`.padEnd(34)} ${s.env.padEnd(40)} ${s.help.replaceAll("`", "")}`),
+  "",
+  "See README.md for defaults and examples.",
+].join("\n");
 
 function fail(message: string): never {
   process.stderr.write(`flyte-webhook: ${message}\n`);
@@ -57,22 +70,10 @@ function printToken(token: string, gatewayUrl: string, keyFile: string) {
   );
 }
 
-function onStop(close: () => Promise<void>) {
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await close().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-}
-
-async function serveConnector() {
+async function serveConnector(args: string[]) {
   let config;
   try {
-    config = connectorConfigFromEnv(process.env, process.argv.slice(3));
+    config = connectorConfigFromEnv(process.env, args);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -87,27 +88,31 @@ async function serveConnector() {
     throw err;
   }
   log.info({ url: server.url, auth: config.apiKeys ? "bearer" : "none" }, "webhook connector listening");
-  onStop(() => server.close());
+  const connector = server;
+  closeOnSignals([{ name: "connector", close: () => connector.close() }], { timeoutMs: 10_000, log });
 }
 
 async function main() {
-  const command = process.argv[2] ?? "serve";
-  if (command === "-h" || command === "--help") {
+  const [first, ...rest] = process.argv.slice(2);
+  // A leading flag means `serve`: `flyte-webhook --port 9000` works as well.
+  const command = first === undefined || (first.startsWith("--") && first !== "--help") ? "serve" : first;
+  const args = first === undefined || command !== first ? process.argv.slice(2) : rest;
+  if (command === "-h" || command === "--help" || args.includes("--help")) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (command === "connector") return serveConnector();
+  if (command === "connector") return serveConnector(args);
   if (command !== "serve" && command !== "control-plane") fail(`unknown command "${command}"\n${USAGE}`);
 
   let config;
   try {
-    config = configFromEnv(process.env);
+    config = loadConfig({ env: process.env, args });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
   const { org = "", project = "flytesnacks", domain = "development" } = config.gateway.controlPlane;
-  const closers: Array<() => Promise<void>> = [];
+  const closers: Closable[] = [];
   let plane: LocalControlPlane | undefined;
   let generated: string | undefined;
 
@@ -116,11 +121,11 @@ async function main() {
     try {
       ({ plane, generated } = await startPlane(config.local, org, project, domain, config.logLevel));
     } catch (err) {
-      if (err instanceof CatalogError) fail(`FLYTE_LOCAL_CATALOG: ${err.message}`);
-      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`FLYTE_LOCAL_ADDR: ${config.local.addr} is already in use`);
+      if (err instanceof CatalogError) fail(`${config.nameOf("localCatalog")}: ${err.message}`);
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`${config.nameOf("localAddr")}: ${config.local.addr} is already in use`);
       throw err;
     }
-    closers.push(() => plane!.close());
+    closers.push({ name: "control plane", close: () => plane!.close() });
   }
 
   let gatewayUrl: string | undefined;
@@ -133,19 +138,17 @@ async function main() {
     try {
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`PORT: ${config.host}:${config.port} is already in use`);
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") fail(`${config.nameOf("port")}: ${config.host}:${config.port} is already in use`);
       throw err;
     }
-    closers.unshift(() => app.close());
+    closers.unshift(gatewayPart(app));
     const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host.includes(":") ? `[${config.host}]` : config.host;
     const address = app.server.address();
     gatewayUrl = `http://${host}:${typeof address === "object" && address ? address.port : config.port}`;
   }
   if (generated && config.local) printToken(generated, gatewayUrl ?? plane!.url, join(config.local.dataDir, "api-key"));
 
-  onStop(async () => {
-    for (const close of closers) await close().catch(() => undefined);
-  });
+  closeOnSignals(closers, { timeoutMs: config.shutdownTimeoutMs, log: pino({ level: config.logLevel, name: "shutdown" }) });
 }
 
 main().catch((err) => {

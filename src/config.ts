@@ -1,21 +1,19 @@
-// Environment → validated settings for `flyte-webhook serve`. A bad value stops the
-// process with a message naming the variable (exit 2), before anything listens.
+// Settings of `flyte-webhook serve` from three sources, one table (src/settings.ts):
+// command-line flags over environment variables over a JSON config file (`--config` or
+// FLYTE_WEBHOOK_CONFIG) over defaults. A bad value stops the process with a message naming
+// the setting as its source spells it (exit 2), before anything listens.
+import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import type { Protocol } from "./controlplane/client.ts";
-import { EndpointFilterError, resolveEnabledEndpoints } from "./endpoints.ts";
-import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
+import { EndpointFilterError, type EndpointGroup, resolveEnabledEndpoints } from "./endpoints.ts";
+import type { ImageBuilderSetting } from "./image/builders.ts";
 import { parseApiKeys } from "./local/auth.ts";
-import { type ImageBuilderSetting, parseImageBuilder } from "./image/builders.ts";
+import { DEFAULT_WINDOW_MS } from "./ops/rate-limit.ts";
+import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
+import { ConfigError, flagOf, integer, LOG_LEVELS, SETTINGS, type SettingKey, type SettingValues } from "./settings.ts";
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-  }
-}
+export { ConfigError } from "./settings.ts";
 
 export interface LocalPlaneConfig {
   addr: string;
@@ -28,7 +26,6 @@ export interface LocalPlaneConfig {
   catalogPath: string;
   /** `FLYTE_LOCAL_SECRETS_DIR`: one file per secret, as Kubernetes mounts them. */
   secretsDir: string | undefined;
-  /** `FLYTE_LOCAL_IMAGE_BUILDER`: the tool image builds run; unset: builds fail saying so. */
   imageBuilder: ImageBuilderSetting | undefined;
   /** `FLYTE_LOCAL_PREFETCH_ROOTS`: where prefetched models may be written; default `<data dir>/prefetch`. */
   prefetchRoots: string[] | undefined;
@@ -44,49 +41,25 @@ export interface ServeConfig {
   gateway: FlyteWebhookOptions;
   /** Set when FLYTE_ENDPOINT is not: the embedded control plane to start. */
   local: LocalPlaneConfig | undefined;
+  /** Bound on finishing in-flight requests at shutdown. */
+  shutdownTimeoutMs: number;
+  /** How the source of a setting named it (`--port`, `PORT`, `app.json: port`), for later messages. */
+  nameOf(key: SettingKey): string;
 }
 
 type Env = Record<string, string | undefined>;
 
-const PROTOCOLS: readonly Protocol[] = ["connect", "grpc", "grpc-web"];
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-
-function list(env: Env, key: string): string[] | undefined {
-  const value = env[key];
-  if (value === undefined || value.trim() === "") return undefined;
-  return value.split(",").map((item) => item.trim()).filter(Boolean);
+export interface ConfigSources {
+  env: Env;
+  /** Command-line arguments after the command (`--port 9000 ...`). */
+  args?: string[];
+  cwd?: string;
 }
 
-function integer(env: Env, key: string, fallback: number, min: number, max: number): number {
-  const value = env[key];
-  if (value === undefined || value === "") return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return Number(value);
-}
+/** Rate limits `flyte-webhook serve` applies unless told otherwise. */
+export const SERVE_RATE_LIMITS = { perIp: 1200, perCredential: 600 } as const;
 
-/** `token=subject,...`, or undefined when unset. */
-function apiKeysSetting(env: Env, key: string): Array<{ token: string; subject: string }> | undefined {
-  const value = env[key];
-  if (!value) return undefined;
-  let keys;
-  try {
-    keys = parseApiKeys(value);
-  } catch (err) {
-    // The message must not echo the value: it holds tokens.
-    throw new ConfigError(key, (err as Error).message);
-  }
-  if (keys.length === 0) throw new ConfigError(key, "holds no token=subject entry");
-  return keys;
-}
-
-function bool(env: Env, key: string): boolean {
-  const value = (env[key] ?? "").toLowerCase();
-  if (["", "0", "false", "no", "off"].includes(value)) return false;
-  if (["1", "true", "yes", "on"].includes(value)) return true;
-  throw new ConfigError(key, `expected true or false, got "${env[key]}"`);
-}
+const CONFIG_ENV = "FLYTE_WEBHOOK_CONFIG";
 
 /**
  * The forms flyte-sdk accepts: `http(s)://host[:port]`, `dns:///host:port`, `host:port`.
@@ -108,101 +81,170 @@ export function normalizeEndpoint(value: string, insecure: boolean, setting = "F
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "")}`;
 }
 
-function url(env: Env, key: string): string | undefined {
-  const value = env[key];
-  if (!value) return undefined;
+const KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+function parseFlags(args: string[]): { flags: Record<string, unknown>; configFile: string | undefined } {
+  const options: Record<string, { type: "string" | "boolean" }> = { config: { type: "string" } };
+  for (const key of KEYS) options[flagOf(key).slice(2)] = { type: SETTINGS[key].boolean ? "boolean" : "string" };
+  let values: Record<string, unknown>;
   try {
-    const parsed = new URL(value);
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
-  } catch {
-    throw new ConfigError(key, `expected an http(s) URL, got "${value}"`);
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false, allowNegative: true }));
+  } catch (err) {
+    throw new ConfigError("command line", (err as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  return value;
+  const flags: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const value = values[flagOf(key).slice(2)];
+    if (value !== undefined) flags[key] = value;
+  }
+  return { flags, configFile: values.config as string | undefined };
 }
 
-function imageBuilder(env: Env): ImageBuilderSetting | undefined {
-  const value = env.FLYTE_LOCAL_IMAGE_BUILDER;
-  if (!value) return undefined;
+function readConfigFile(path: string, name: string): Record<string, unknown> {
+  let data: unknown;
   try {
-    return parseImageBuilder(value);
+    data = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    throw new ConfigError("FLYTE_LOCAL_IMAGE_BUILDER", (err as Error).message);
+    const reason = err instanceof SyntaxError ? `not valid JSON: ${err.message}` : `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    throw new ConfigError(name, reason);
   }
+  if (!data || typeof data !== "object" || Array.isArray(data)) throw new ConfigError(name, "expected a JSON object of settings");
+  for (const key of Object.keys(data)) {
+    if (!(KEYS as string[]).includes(key)) throw new ConfigError(name, `unknown setting "${key}"; settings are: ${KEYS.join(", ")}`);
+  }
+  return data as Record<string, unknown>;
 }
 
-export function configFromEnv(env: Env, cwd = process.cwd()): ServeConfig {
-  const endpointGroups = list(env, "FLYTE_WEBHOOK_ENDPOINT_GROUPS");
-  const endpoints = list(env, "FLYTE_WEBHOOK_ENDPOINTS");
-  if (endpointGroups && endpoints) {
-    throw new ConfigError("FLYTE_WEBHOOK_ENDPOINT_GROUPS", "cannot be set together with FLYTE_WEBHOOK_ENDPOINTS: use one or the other");
+/** Every setting's value from the first source that has it, checked; and how that source named it. */
+function readSettings({ env, args = [], cwd = process.cwd() }: ConfigSources) {
+  const { flags, configFile } = parseFlags(args);
+  const filePath = configFile ?? (env[CONFIG_ENV] || undefined);
+  const fileName = configFile ? "--config" : CONFIG_ENV;
+  const file = filePath ? readConfigFile(resolve(cwd, filePath), `${fileName} ${filePath}`) : {};
+
+  const values: SettingValues = {};
+  const names = new Map<SettingKey, string>();
+  /** Which source a setting came from: 0 flag, 1 env, 2 file. */
+  const rank = new Map<SettingKey, number>();
+  for (const key of KEYS) {
+    const setting = SETTINGS[key];
+    const sources: Array<[unknown, string]> = [
+      [flags[key], flagOf(key)],
+      [env[setting.env] === "" ? undefined : env[setting.env], setting.env],
+      [file[key] === null ? undefined : file[key], `${filePath}: ${key}`],
+    ];
+    const index = sources.findIndex(([value]) => value !== undefined);
+    if (index < 0) continue;
+    const [value, name] = sources[index]!;
+    (values as Record<string, unknown>)[key] = setting.parse(value, name);
+    names.set(key, name);
+    rank.set(key, index);
   }
+  const nameOf = (key: SettingKey) => names.get(key) ?? SETTINGS[key].env;
+
+  // The endpoint filter is one choice made in two forms: the higher source wins, and both
+  // in one source is a mistake.
+  if (values.endpointGroups && values.endpoints) {
+    const groups = rank.get("endpointGroups")!;
+    const endpoints = rank.get("endpoints")!;
+    if (groups === endpoints) {
+      throw new ConfigError(nameOf("endpointGroups"), `cannot be set together with ${nameOf("endpoints")}: use one or the other`);
+    }
+    delete values[groups < endpoints ? "endpoints" : "endpointGroups"];
+  }
+  return { values, nameOf, cwd };
+}
+
+export function loadConfig(sources: ConfigSources): ServeConfig {
+  const { values: v, nameOf, cwd } = readSettings(sources);
   try {
-    resolveEnabledEndpoints({ endpointGroups, endpoints });
+    resolveEnabledEndpoints({ endpointGroups: v.endpointGroups, endpoints: v.endpoints });
   } catch (err) {
-    if (err instanceof EndpointFilterError) throw new ConfigError(endpoints ? "FLYTE_WEBHOOK_ENDPOINTS" : "FLYTE_WEBHOOK_ENDPOINT_GROUPS", err.message);
+    if (err instanceof EndpointFilterError) throw new ConfigError(nameOf(v.endpoints ? "endpoints" : "endpointGroups"), err.message);
     throw err;
   }
-  const protocol = (env.FLYTE_PROTOCOL || DEFAULTS.protocol) as Protocol;
-  if (!PROTOCOLS.includes(protocol)) throw new ConfigError("FLYTE_PROTOCOL", `expected one of ${PROTOCOLS.join(", ")}, got "${protocol}"`);
-  const logLevel = env.LOG_LEVEL || "info";
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
-  const insecure = bool(env, "FLYTE_INSECURE");
-  const remote = env.FLYTE_ENDPOINT ? normalizeEndpoint(env.FLYTE_ENDPOINT, insecure) : undefined;
+  const remote = v.endpoint ? normalizeEndpoint(v.endpoint, v.insecure ?? false, nameOf("endpoint")) : undefined;
 
   let local: LocalPlaneConfig | undefined;
   if (!remote) {
-    const addr = env.FLYTE_LOCAL_ADDR || "127.0.0.1:8089";
-    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(addr) || Number(addr.split(":").pop()) > 65535) {
-      throw new ConfigError("FLYTE_LOCAL_ADDR", `expected host:port, got "${addr}"`);
-    }
-    const apiKeys = apiKeysSetting(env, "FLYTE_LOCAL_API_KEYS");
     // ":memory:" is SQLite's name for a database without a file, not a path.
-    const dbPath = env.FLYTE_LOCAL_DB === ":memory:" ? ":memory:" : resolve(cwd, env.FLYTE_LOCAL_DB || ".flyte-webhook/flyte.db");
+    const dbPath = v.localDb === ":memory:" ? ":memory:" : resolve(cwd, v.localDb ?? ".flyte-webhook/flyte.db");
     local = {
-      addr,
+      addr: v.localAddr ?? "127.0.0.1:8089",
       dbPath,
       dataDir: dbPath === ":memory:" ? resolve(cwd, ".flyte-webhook") : dirname(dbPath),
-      apiKeys,
-      catalogPath: resolve(cwd, env.FLYTE_LOCAL_CATALOG || new URL("../examples/catalog.json", import.meta.url).pathname),
-      secretsDir: env.FLYTE_LOCAL_SECRETS_DIR ? resolve(cwd, env.FLYTE_LOCAL_SECRETS_DIR) : undefined,
-      imageBuilder: imageBuilder(env),
-      hfEndpoint: url(env, "HF_ENDPOINT"),
-      prefetchRoots: list(env, "FLYTE_LOCAL_PREFETCH_ROOTS")?.map((dir) => resolve(cwd, dir)),
+      apiKeys: apiKeysSetting(v.localApiKeys, nameOf("localApiKeys")),
+      catalogPath: resolve(cwd, v.localCatalog ?? new URL("../examples/catalog.json", import.meta.url).pathname),
+      secretsDir: v.localSecretsDir ? resolve(cwd, v.localSecretsDir) : undefined,
+      imageBuilder: v.localImageBuilder,
+      hfEndpoint: v.hfEndpoint,
+      prefetchRoots: v.localPrefetchRoots?.map((dir) => resolve(cwd, dir)),
     };
   }
 
   return {
-    port: integer(env, "PORT", 8080, 0, 65535),
-    host: env.HOST || "127.0.0.1",
-    logLevel,
+    port: v.port ?? 8080,
+    host: v.host ?? "127.0.0.1",
+    logLevel: v.logLevel ?? "info",
     local,
+    shutdownTimeoutMs: v.shutdownTimeoutMs ?? 10_000,
+    nameOf,
     gateway: {
-      name: env.FLYTE_WEBHOOK_NAME || DEFAULTS.name,
-      title: env.FLYTE_WEBHOOK_TITLE || undefined,
-      description: env.FLYTE_WEBHOOK_DESCRIPTION || undefined,
-      endpointGroups,
-      endpoints,
-      taskAllowlist: list(env, "FLYTE_WEBHOOK_TASK_ALLOWLIST"),
-      appAllowlist: list(env, "FLYTE_WEBHOOK_APP_ALLOWLIST"),
-      triggerAllowlist: list(env, "FLYTE_WEBHOOK_TRIGGER_ALLOWLIST"),
-      consoleUrl: url(env, "FLYTE_CONSOLE_URL"),
+      name: v.name ?? DEFAULTS.name,
+      title: v.title,
+      description: v.description,
+      endpointGroups: v.endpointGroups,
+      endpoints: v.endpoints,
+      taskAllowlist: v.taskAllowlist,
+      appAllowlist: v.appAllowlist,
+      triggerAllowlist: v.triggerAllowlist,
+      consoleUrl: v.consoleUrl,
       appCall: {
-        timeoutMs: integer(env, "FLYTE_WEBHOOK_APP_CALL_TIMEOUT_MS", DEFAULTS.appCallTimeoutMs, 1, 600_000),
-        maxResponseBytes: integer(env, "FLYTE_WEBHOOK_APP_CALL_MAX_BYTES", DEFAULTS.appCallMaxBytes, 1, 1024 * 1024 * 1024),
+        timeoutMs: v.appCallTimeoutMs ?? DEFAULTS.appCallTimeoutMs,
+        maxResponseBytes: v.appCallMaxBytes ?? DEFAULTS.appCallMaxBytes,
         // On unless turned off: the app usually checks the same credentials.
-        forwardAuthorization: env.FLYTE_WEBHOOK_APP_CALL_FORWARD_AUTH ? bool(env, "FLYTE_WEBHOOK_APP_CALL_FORWARD_AUTH") : true,
+        forwardAuthorization: v.appCallForwardAuth ?? true,
       },
-      appWaitMs: integer(env, "FLYTE_WEBHOOK_APP_WAIT_TIMEOUT_MS", DEFAULTS.appWaitMs, 1, 3_600_000),
+      appWaitMs: v.appWaitTimeoutMs ?? DEFAULTS.appWaitMs,
+      bodyLimit: v.bodyLimit ?? DEFAULTS.bodyLimit,
+      corsOrigins: v.corsOrigins,
+      trustProxy: v.trustProxy ?? false,
+      maxEventLoopDelayMs: v.maxEventLoopDelayMs ?? DEFAULTS.maxEventLoopDelayMs,
+      metrics: v.metrics === false ? false : { token: v.metricsToken },
+      rateLimit: {
+        windowMs: v.rateLimitWindowMs ?? DEFAULT_WINDOW_MS,
+        perIp: v.rateLimitPerIp ?? SERVE_RATE_LIMITS.perIp,
+        perCredential: v.rateLimitPerCredential ?? SERVE_RATE_LIMITS.perCredential,
+        groups: v.rateLimitGroups as Partial<Record<EndpointGroup, number>> | undefined,
+        redisUrl: v.redisUrl,
+      },
       controlPlane: {
         endpoint: remote ?? "",
-        protocol,
-        org: env.FLYTE_ORG ?? DEFAULTS.org,
-        project: env.FLYTE_PROJECT || DEFAULTS.project,
-        domain: env.FLYTE_DOMAIN || DEFAULTS.domain,
-        deadlineMs: integer(env, "FLYTE_DEADLINE_MS", DEFAULTS.deadlineMs, 1, 600_000),
+        protocol: (v.protocol ?? DEFAULTS.protocol) as Protocol,
+        org: v.org ?? DEFAULTS.org,
+        project: v.project ?? DEFAULTS.project,
+        domain: v.domain ?? DEFAULTS.domain,
+        deadlineMs: v.deadlineMs ?? DEFAULTS.deadlineMs,
       },
     },
   };
+}
+
+/** The environment alone (what the container and most deployments use). */
+export const configFromEnv = (env: Env, cwd = process.cwd()): ServeConfig => loadConfig({ env, cwd });
+
+/** `token=subject,...`, or undefined when unset. */
+function apiKeysSetting(value: string | undefined, name: string): Array<{ token: string; subject: string }> | undefined {
+  if (!value) return undefined;
+  let keys;
+  try {
+    keys = parseApiKeys(value);
+  } catch (err) {
+    // The message must not echo the value: it holds tokens.
+    throw new ConfigError(name, (err as Error).message);
+  }
+  if (keys.length === 0) throw new ConfigError(name, "holds no token=subject entry");
+  return keys;
 }
 
 export interface ConnectorConfig {
@@ -216,15 +258,14 @@ export interface ConnectorConfig {
 export function connectorConfigFromEnv(env: Env, args: readonly string[] = [], cwd = process.cwd()): ConnectorConfig {
   const flag = args.indexOf("--port");
   if (flag >= 0 && args[flag + 1] === undefined) throw new ConfigError("--port", "needs a port number");
-  const port = integer(flag >= 0 ? { PORT: args[flag + 1] } : env, "PORT", 8000, 0, 65535);
+  const port = flag >= 0 ? integer(0, 65535)(args[flag + 1], "--port") : env.PORT ? integer(0, 65535)(env.PORT, "PORT") : 8000;
   const host = env.HOST || "127.0.0.1";
   const logLevel = env.LOG_LEVEL || "info";
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
-  const apiKeys = apiKeysSetting(env, "FLYTE_CONNECTOR_API_KEYS");
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError("LOG_LEVEL", `expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
   return {
     addr: `${host.includes(":") ? `[${host}]` : host}:${port}`,
     logLevel,
     secretsDir: env.FLYTE_LOCAL_SECRETS_DIR ? resolve(cwd, env.FLYTE_LOCAL_SECRETS_DIR) : undefined,
-    apiKeys,
+    apiKeys: apiKeysSetting(env.FLYTE_CONNECTOR_API_KEYS, "FLYTE_CONNECTOR_API_KEYS"),
   };
 }

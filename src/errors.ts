@@ -12,12 +12,34 @@ export const ErrorBody = Type.Object(
     code: Type.String({ description: "Stable snake_case error code" }),
     request_id: Type.String({ description: "Id of the request, also in X-Request-Id and the logs" }),
   },
-  { $id: "Error", description: "Every error answer has this shape" },
+  {
+    $id: "Error",
+    description: "Every error answer has this shape",
+    examples: [{ detail: "Task development/flytesnacks/secret is not in the allowlist", code: "task_not_allowed", request_id: "6f1c0d0e-3b7a-4f0e-9c3e-2a9d1b7c5e11" }],
+  },
 );
 export type ErrorBody = Static<typeof ErrorBody>;
 
 /** Reference to ErrorBody for route response schemas. */
 export const ErrorRef = { $ref: "Error#" };
+
+/** What each error status means, as the OpenAPI document tells it. */
+export const ERROR_STATUSES: Readonly<Record<number, string>> = {
+  400: "Bad request: a parameter or the body is malformed",
+  401: "No credentials, or the control plane refused them",
+  403: "Not in the allow-list, or denied by the control plane",
+  404: "Unknown entity",
+  409: "Conflict with the entity's state",
+  413: "Request body too large",
+  422: "Invalid inputs for the task",
+  429: "Rate limited; Retry-After says when to try again",
+  502: "The control plane answered badly",
+  503: "The control plane is unreachable, or the gateway is overloaded (Retry-After)",
+  504: "The control plane did not answer in time",
+};
+
+/** ErrorRef with the status's meaning as the response description. */
+export const errorResponse = (status: number) => ({ ...ErrorRef, description: ERROR_STATUSES[status] ?? "Error" });
 
 export class ApiError extends Error {
   override name = "ApiError";
@@ -83,6 +105,8 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
 };
 
 export function errorBody(request: FastifyRequest, code: string, detail: string): ErrorBody {
+  // Remembered for the request's access and audit lines.
+  request.errorCode = code;
   return { detail, code, request_id: String(request.id) };
 }
 

@@ -1,7 +1,7 @@
 // What every route plugin shares: the control-plane client, the enabled endpoints, the
 // allow-lists and the console base, decorated once on the app; and `route`, which puts
 // an endpoint of the catalogue on the app only when it is enabled, with the auth hook,
-// tags and error responses every endpoint has.
+// rate limits, audit flag, tags and described error responses every endpoint has.
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type {
   FastifyBaseLogger,
@@ -18,7 +18,8 @@ import type { AppCallSettings } from "./app-call.ts";
 import { requireCredentials } from "./auth.ts";
 import type { ControlPlane } from "./controlplane/client.ts";
 import { endpoint, type EndpointName } from "./endpoints.ts";
-import { ErrorRef } from "./errors.ts";
+import { ErrorRef, errorResponse } from "./errors.ts";
+import type { RateLimitHooks } from "./ops/rate-limit.ts";
 
 export interface Gateway {
   name: string;
@@ -33,6 +34,10 @@ export interface Gateway {
   appCall: AppCallSettings;
   /** Deadline of activate/deactivate with `wait=true`, in milliseconds. */
   appWaitMs: number;
+  /** Rate-limit hooks for protected endpoints (none when no limit is configured). */
+  rateLimits: RateLimitHooks;
+  /** The app's root scope, outside the operations layer: the liveness check is served there. */
+  root: App;
 }
 
 declare module "fastify" {
@@ -49,25 +54,50 @@ type EndpointRouteOptions<S extends FastifySchema> = Omit<
 >;
 
 /** Error statuses every protected endpoint can answer with. */
-const PROTECTED_ERRORS = { 401: ErrorRef, 403: ErrorRef, 502: ErrorRef, 503: ErrorRef, 504: ErrorRef };
+const PROTECTED_ERRORS = [401, 403, 429, 502, 503, 504];
 
+/**
+ * Served from the root scope, where no security headers, limits, access lines or metrics
+ * cost anything: probes need none of them. Other public endpoints (signed inbound hooks,
+ * say) stay in the operations layer with the rest.
+ */
+const LIVENESS: EndpointName = "health";
+
+/**
+ * The liveness check goes to the root scope; every other route to the plugin's own scope,
+ * inside the operations layer. Every POST endpoint of the catalogue changes state (run,
+ * abort, activate, deactivate, call, build, prefetch): those get an audit line. Requests
+ * are rate limited per client address, and on protected endpoints per credential after
+ * the credential check.
+ */
 export function route<S extends FastifySchema>(app: App, name: EndpointName, options: EndpointRouteOptions<S>): void {
   if (!app.gateway.enabled.has(name)) return;
   const e = endpoint(name);
   const schema = options.schema as FastifySchema & { response?: Record<string, unknown> };
-  app.route({
+  const errors = [400, ...(e.public ? [] : PROTECTED_ERRORS), ...(e.method === "POST" ? [413] : [])];
+  const response: Record<string, unknown> = Object.fromEntries(errors.map((status) => [status, errorResponse(status)]));
+  for (const [status, value] of Object.entries(schema.response ?? {})) {
+    response[status] = value === ErrorRef ? errorResponse(Number(status)) : value;
+  }
+  // The success answer is described by the endpoint's summary unless it says more itself.
+  const ok = response[200] as { description?: string } | undefined;
+  if (ok && !ok.description) response[200] = { ...ok, description: e.summary };
+  const { byIp, byCredential } = app.gateway.rateLimits;
+  const hooks = name === LIVENESS ? [] : e.public ? [byIp] : [byIp, requireCredentials, byCredential(e.group)];
+  const onRequest = hooks.filter((hook) => hook !== undefined);
+  (name === LIVENESS ? app.gateway.root : app).route({
     ...options,
     method: e.method,
     url: e.path,
-    ...(e.public ? {} : { onRequest: requireCredentials }),
+    ...(onRequest.length > 0 ? { onRequest } : {}),
+    config: { ...options.config, endpoint: name, audit: e.method === "POST" },
     schema: {
       ...schema,
       operationId: name,
       summary: e.summary,
       tags: [e.group],
       ...(e.public ? {} : { security: [{ bearerAuth: [] }] }),
-      response: { ...(e.public ? {} : PROTECTED_ERRORS), 400: ErrorRef, ...schema.response },
+      response,
     },
   } as never);
 }
-

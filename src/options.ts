@@ -1,6 +1,7 @@
 // Options of createFlyteWebhookApp and their defaults (those of the reference app).
 import type { Protocol } from "./controlplane/client.ts";
 import type { LoggerSetting } from "./logging.ts";
+import type { RateLimitOptions } from "./ops/rate-limit.ts";
 
 export interface ControlPlaneOptions {
   /** Control plane base URL, e.g. `https://my-org.example.com` or `http://127.0.0.1:8089`. */
@@ -38,12 +39,22 @@ export interface FlyteWebhookOptions {
   consoleUrl?: string;
   /** `false` for silence, pino options, or a logger instance. Default: info to stdout. */
   logger?: LoggerSetting;
-  /** Largest accepted request body in bytes (default 1 MiB). */
+  /** Largest accepted request body in bytes (default 1 MiB); larger bodies get 413. */
   bodyLimit?: number;
   /** call_app: deadline (default 30 s), response size cap (default 10 MiB), Authorization forwarding (default on). */
   appCall?: { timeoutMs?: number; maxResponseBytes?: number; forwardAuthorization?: boolean };
   /** How long activate/deactivate with `wait=true` wait for the app's new state (default 120 s). */
   appWaitMs?: number;
+  /** Rate limits per client address and per credential; unset: no limits. */
+  rateLimit?: RateLimitOptions;
+  /** Origins allowed by CORS (`*` for any); unset: CORS off. */
+  corsOrigins?: string[];
+  /** `/metrics`: `false` to serve none; `token` for a scraper token of its own (default: the endpoints' auth). */
+  metrics?: false | { token?: string };
+  /** Mean event-loop delay in ms past which requests get 503 + Retry-After (default 1000; 0: never). */
+  maxEventLoopDelayMs?: number;
+  /** Fastify's trustProxy: whose X-Forwarded-For to believe for the client address (default none). */
+  trustProxy?: boolean | number | string[];
 }
 
 export const DEFAULTS = {
@@ -56,6 +67,8 @@ export const DEFAULTS = {
   domain: "development",
   deadlineMs: 30_000,
   bodyLimit: 1024 * 1024,
+  maxEventLoopDelayMs: 1000,
+  retryAfterS: 10,
   abortReason: "Aborted via webhook API",
   appCallTimeoutMs: 30_000,
   appCallMaxBytes: 10 * 1024 * 1024,

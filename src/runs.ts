@@ -21,12 +21,20 @@ export const RunStatusBody = Type.Object({
   done: Type.Boolean(),
   error: Type.Optional(Type.String({ description: "Why the run failed; only on failed runs" })),
   progress: Type.Optional(Type.String({ description: "The latest progress the control plane reported for the run" })),
+}, {
+  examples: [{ name: "r3kx9q2m1", phase: "succeeded", url: "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/r3kx9q2m1", done: true }],
 });
 
 const JsonObjectOrNull = Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]);
-export const RunIoBody = Type.Object({ name: Type.String(), inputs: JsonObjectOrNull, outputs: JsonObjectOrNull });
+export const RunIoBody = Type.Object(
+  { name: Type.String(), inputs: JsonObjectOrNull, outputs: JsonObjectOrNull },
+  { examples: [{ name: "r3kx9q2m1", inputs: { x: 3, msg: "hello" }, outputs: { x: 3, msg: "hello" } }] },
+);
 
-export const AbortBody = Type.Object({ name: Type.String(), status: Type.Literal("abort_requested"), reason: Type.String() });
+export const AbortBody = Type.Object(
+  { name: Type.String(), status: Type.Literal("abort_requested"), reason: Type.String() },
+  { examples: [{ name: "r3kx9q2m1", status: "abort_requested", reason: "not needed" }] },
+);
 
 /** The parts of a run's root action a status is made of (RunDetails.action or Run.action). */
 type ActionView = Pick<ActionDetails, "id" | "status"> & Partial<Pick<ActionDetails, "result" | "attempts">>;

@@ -2,7 +2,7 @@
 // each sending the requests flyte-sdk sends (see WIRE.md), with the caller's
 // Authorization/Cookie forwarded verbatim and a deadline on every call.
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type CallOptions, type Client, createClient, type Transport } from "@connectrpc/connect";
+import { type CallOptions, type Client, Code, ConnectError, createClient, createContextKey, createContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { badGateway, fromControlPlane, notFound } from "../errors.ts";
 import {
@@ -31,7 +31,15 @@ export interface ControlPlaneSettings {
   domain: string;
   /** Deadline of every call, in milliseconds. */
   deadlineMs: number;
+  /** Wrap every call (metrics). */
+  interceptors?: Interceptor[];
 }
+
+/** Set on readiness probes, so interceptors can tell them from callers' calls. */
+export const PROBE_CALL = createContextKey(false, { description: "readiness probe" });
+
+/** Codes that mean no control plane answered (or only a proxy in front of it did). */
+const UNREACHABLE: readonly Code[] = [Code.Unavailable, Code.DeadlineExceeded, Code.Canceled, Code.Unknown, Code.Internal];
 
 /** The caller's credentials, forwarded as they came. */
 export interface Credentials {
@@ -192,13 +200,32 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * Whether the control plane answers: UserInfo without credentials is cheap, and any
+   * answer the plane itself gives (Unauthenticated included) proves it is up.
+   */
+  async reachable(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.identity.userInfo({}, { timeoutMs, contextValues: createContextValues().set(PROBE_CALL, true) });
+      return true;
+    } catch (err) {
+      return !UNREACHABLE.includes(ConnectError.from(err).code);
+    }
+  }
+
   close(): void {
     this.session.abort();
   }
 }
 
 function makeTransport(settings: ControlPlaneSettings, sessionManager: Http2SessionManager): Transport {
-  const common = { baseUrl: settings.endpoint, httpVersion: "2" as const, sessionManager, defaultTimeoutMs: settings.deadlineMs };
+  const common = {
+    baseUrl: settings.endpoint,
+    httpVersion: "2" as const,
+    sessionManager,
+    defaultTimeoutMs: settings.deadlineMs,
+    interceptors: settings.interceptors ?? [],
+  };
   switch (settings.protocol) {
     case "grpc":
       return createGrpcTransport(common);
