@@ -7,7 +7,7 @@ import { type AppRef, Apps, isActive, isDeactivated, statusName } from "../src/c
 import { appConsoleUrl } from "../src/controlplane/console.ts";
 import type { App as FlyteApp } from "../src/controlplane/idl.ts";
 import { ApiError, badRequest, ErrorRef, forbidden } from "../src/errors.ts";
-import { type App, route } from "../src/gateway.ts";
+import { type App, noBodyIsEmptyObject, route } from "../src/gateway.ts";
 
 const AppParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "App name" }) });
 const Scope = {
@@ -124,10 +124,7 @@ export default async function appRoutes(app: App) {
       ),
       response: { 200: Type.Unknown({ description: "The app's answer" }), 404: ErrorRef, 409: ErrorRef },
     },
-    // The body is optional, as in the reference: none is the same as {}.
-    preValidation: async (request) => {
-      request.body ??= {};
-    },
+    preValidation: noBodyIsEmptyObject,
     handler: async (request, reply) => {
       const { name } = request.params;
       checkTarget(name, "call");

@@ -4,7 +4,7 @@ import { Type } from "typebox";
 import { inputsFromJson, taskMetadata } from "../src/controlplane/interface.ts";
 import { runUrl } from "../src/controlplane/console.ts";
 import { ErrorRef, forbidden } from "../src/errors.ts";
-import { type App, route } from "../src/gateway.ts";
+import { type App, noBodyIsEmptyObject, route } from "../src/gateway.ts";
 import type { TaskRef } from "../src/allowlist.ts";
 
 const TaskParams = Type.Object({
@@ -40,6 +40,7 @@ export default async function taskRoutes(app: App) {
         422: ErrorRef,
       },
     },
+    preValidation: noBodyIsEmptyObject,
     handler: async (request) => {
       const { domain, project, name } = request.params;
       checkAllowed({ domain, project, name });

@@ -79,6 +79,13 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   server.decorate("gateway", gateway);
   server.decorateRequest("credentials", null as never);
   server.addSchema(ErrorBody);
+  // `curl -X POST -H 'content-type: application/json'` with no data means "no body", not a
+  // malformed one; any other body goes to Fastify's own parser (prototype-poisoning checks).
+  const parseJson = server.getDefaultJsonParser("error", "ignore");
+  server.removeContentTypeParser("application/json");
+  server.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
+    body === "" ? done(null, undefined) : parseJson(request, body as string, done),
+  );
   server.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
     done();

@@ -12,6 +12,7 @@ import type {
   RawServerDefault,
   RouteGenericInterface,
   RouteOptions,
+  FastifyRequest,
 } from "fastify";
 import type { Allow, TaskRef, TriggerRef } from "./allowlist.ts";
 import type { AppCallSettings } from "./app-call.ts";
@@ -100,4 +101,10 @@ export function route<S extends FastifySchema>(app: App, name: EndpointName, opt
       response,
     },
   } as never);
+}
+
+/** preValidation of endpoints whose JSON body is optional, as in the reference: none is the same as `{}`. */
+export async function noBodyIsEmptyObject(request: FastifyRequest): Promise<void> {
+  // Only a missing body: a JSON `null` is a body, and not an object.
+  if (request.body === undefined) request.body = {};
 }

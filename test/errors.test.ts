@@ -274,8 +274,10 @@ describe("bad request bodies", () => {
     expectCleanError(await answer(runTask(body)), 400, "invalid_json");
   });
 
-  it("an empty body with a JSON content type → 400 invalid_json", async () => {
-    expectCleanError(await answer(runTask("")), 400, "invalid_json");
+  it("an empty body with a JSON content type is no body: the task's inputs are checked (422 naming x)", async () => {
+    const res = await answer(runTask(""));
+    expectCleanError(res, 422, "invalid_inputs");
+    expect(res.body.detail).toBe("invalid inputs: x: required input is missing");
   });
 
   it("a body over 1 MiB → 413 payload_too_large", async () => {

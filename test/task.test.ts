@@ -133,3 +133,18 @@ describe("get_task", () => {
     expect((await stack.call("/task/development/flytesnacks/echo", { token: "wrong" })).status).toBe(401);
   });
 });
+
+describe("run_task without a body", () => {
+  it("runs a task whose inputs all have defaults, with or without a JSON content type", async () => {
+    const stack = await startStack({ catalog: { tasks: [{ name: "defaults-only", type: "echo", inputs: { msg: "str" }, outputs: { msg: "str" }, defaults: { msg: "d" } }] } });
+    try {
+      for (const headers of [{}, { "content-type": "application/json" }]) {
+        const { status, body } = await stack.call("/run-task/development/flytesnacks/defaults-only", { method: "POST", headers });
+        expect(status, JSON.stringify(body)).toBe(200);
+        expect((await stack.call(`/run/${body.name}/io`)).body.inputs).toEqual({ msg: "d" });
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+});
