@@ -9,24 +9,39 @@ import type { App as FlyteApp } from "../src/controlplane/idl.ts";
 import { ApiError, badRequest, ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, noBodyIsEmptyObject, route } from "../src/gateway.ts";
 
-const AppParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "App name" }) });
+const AppParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "App name", examples: ["my-app"] }) });
 const Scope = {
-  project: Type.Optional(Type.String({ minLength: 1, description: "Project of the app; the gateway's when omitted" })),
-  domain: Type.Optional(Type.String({ minLength: 1, description: "Domain of the app; the gateway's when omitted" })),
+  project: Type.Optional(Type.String({ minLength: 1, description: "Project of the app; the gateway's when omitted", examples: ["flytesnacks"] })),
+  domain: Type.Optional(Type.String({ minLength: 1, description: "Domain of the app; the gateway's when omitted", examples: ["development"] })),
 };
 const WaitQuery = Type.Object({
   ...Scope,
-  wait: Type.Boolean({ default: false, description: "Answer once the app reports the new state (bounded by a deadline)" }),
+  wait: Type.Boolean({ default: false, description: "Answer once the app reports the new state (bounded by a deadline)", examples: [true] }),
 });
-const AppStatus = Type.Object({
-  name: Type.String(),
-  revision: Type.Integer(),
-  endpoint: Type.String({ description: "The app's public URL" }),
-  is_active: Type.Boolean(),
-  is_deactivated: Type.Boolean(),
-  url: Type.String({ description: "Console page of the app" }),
-  status: Type.String({ description: "Deployment status, lowercase: active, deploying, stopped, …", examples: ["active"] }),
-});
+const ACTIVE_APP = {
+  name: "my-app",
+  revision: 2,
+  endpoint: "https://my-app.apps.flyte.example.com",
+  is_active: true,
+  is_deactivated: false,
+  url: "https://flyte.example.com/v2/domain/development/project/flytesnacks/apps/my-app",
+  status: "active",
+};
+const STOPPED_APP = { ...ACTIVE_APP, revision: 3, is_active: false, is_deactivated: true, status: "stopped" };
+/** An app's status, with the example answer of the endpoint it documents. */
+const AppStatus = (example: typeof ACTIVE_APP) =>
+  Type.Object(
+    {
+      name: Type.String(),
+      revision: Type.Integer(),
+      endpoint: Type.String({ description: "The app's public URL" }),
+      is_active: Type.Boolean(),
+      is_deactivated: Type.Boolean(),
+      url: Type.String({ description: "Console page of the app" }),
+      status: Type.String({ description: "Deployment status, lowercase: active, deploying, stopped, …", examples: ["active"] }),
+    },
+    { examples: [example] },
+  );
 const QueryValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 
 export default async function appRoutes(app: App) {
@@ -65,7 +80,7 @@ export default async function appRoutes(app: App) {
       description: "Status of an app: revision, public endpoint, whether it is active.",
       params: AppParams,
       querystring: Type.Object(Scope),
-      response: { 200: AppStatus, 404: ErrorRef },
+      response: { 200: AppStatus(ACTIVE_APP), 404: ErrorRef },
     },
     handler: async (request) => {
       checkTarget(request.params.name, "get status of");
@@ -77,6 +92,7 @@ export default async function appRoutes(app: App) {
     {
       endpoint: "activate_app",
       state: "active",
+      example: ACTIVE_APP,
       action: "activate",
       description:
         "Starts an app. With wait=true the answer comes once the app is active, and reports it as active; " +
@@ -85,13 +101,14 @@ export default async function appRoutes(app: App) {
     {
       endpoint: "deactivate_app",
       state: "deactivated",
+      example: STOPPED_APP,
       action: "deactivate",
       description: "Stops an app. With wait=true the answer comes once the app is deactivated (504 past the wait deadline).",
     },
   ] as const;
-  for (const { endpoint, state, action, description } of stateChanges) {
+  for (const { endpoint, state, example, action, description } of stateChanges) {
     route(app, endpoint, {
-      schema: { description, params: AppParams, querystring: WaitQuery, response: { 200: AppStatus, 404: ErrorRef } },
+      schema: { description, params: AppParams, querystring: WaitQuery, response: { 200: AppStatus(example), 404: ErrorRef } },
       handler: async (request) => {
         checkTarget(request.params.name, action);
         return view(await apps.setState(request.credentials, target(request.params.name, request.query), state, request.query.wait));
@@ -110,7 +127,7 @@ export default async function appRoutes(app: App) {
         path: Type.String({ minLength: 1, maxLength: 2048, description: "Path on the app, e.g. /predict", examples: ["/predict"] }),
         method: Type.Union(
           APP_CALL_METHODS.flatMap((m) => [Type.Literal(m), Type.Literal(m.toLowerCase())]),
-          { default: "GET", description: "HTTP method of the call" },
+          { default: "GET", description: "HTTP method of the call", examples: ["POST"] },
         ),
         ...Scope,
       }),
@@ -120,9 +137,9 @@ export default async function appRoutes(app: App) {
           query_params: Type.Optional(
             Type.Record(Type.String(), Type.Union([QueryValue, Type.Array(QueryValue)]), { description: "Query parameters added to the path" }),
           ),
-        }),
+        }, { examples: [{ payload: { text: "hi" }, query_params: { lang: "en" } }] }),
       ),
-      response: { 200: Type.Unknown({ description: "The app's answer" }), 404: ErrorRef, 409: ErrorRef },
+      response: { 200: Type.Unknown({ description: "The app's answer", examples: [{ label: "positive", score: 0.97 }] }), 404: ErrorRef, 409: ErrorRef },
     },
     preValidation: noBodyIsEmptyObject,
     handler: async (request, reply) => {

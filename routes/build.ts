@@ -11,17 +11,19 @@ import { BUILD_TASK, systemTaskRef } from "../src/system-tasks.ts";
 
 const Packages = (what: string, example: string) =>
   Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 200, description: `${what}; repeat the parameter for each`, examples: [[example]] }));
-const Platforms = Type.Optional(Type.Array(Type.String(), { maxItems: 2, description: `Platforms to build for: ${PLATFORMS.join(", ")}` }));
+const Platforms = Type.Optional(
+  Type.Array(Type.String(), { maxItems: 2, description: `Platforms to build for: ${PLATFORMS.join(", ")}`, examples: [["linux/amd64"]] }),
+);
 
 const BuildQuery = Type.Object({
-  base_image: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Base image; default the Flyte Debian image of python_version and flyte_version" })),
+  base_image: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Base image; default the Flyte Debian image of python_version and flyte_version", examples: ["python:3.12-slim"] })),
   pip_packages: Packages("pip requirements", "pandas>=2"),
   apt_packages: Packages("Debian packages", "curl"),
-  python_version: Type.Optional(Type.String({ description: "Python version, e.g. 3.12 (default 3.12)" })),
-  flyte_version: Type.Optional(Type.String({ description: "Flyte release of the default base image, e.g. 2.6.5" })),
+  python_version: Type.Optional(Type.String({ description: "Python version, e.g. 3.12 (default 3.12)", examples: ["3.12"] })),
+  flyte_version: Type.Optional(Type.String({ description: "Flyte release of the default base image, e.g. 2.6.5", examples: ["2.6.5"] })),
   platform: Platforms,
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "Image repository name (default flyte); a registry in it means the image is pushed" })),
-  pre: Type.Boolean({ default: false, description: "Allow pre-release pip packages" }),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "Image repository name (default flyte); a registry in it means the image is pushed", examples: ["my-image"] })),
+  pre: Type.Boolean({ default: false, description: "Allow pre-release pip packages", examples: [false] }),
 });
 
 // flyte-sdk's app declares the list parameters without Query(), so FastAPI reads them from
@@ -51,6 +53,19 @@ export default async function buildRoutes(app: App) {
           apt_packages: Type.Union([Type.Array(Type.String()), Type.Null()]),
           image_uri: Type.String({ description: "<name>:<tag> the build produces; the tag is a hash of the spec" }),
           run_name: Type.String({ description: "Name of the build run" }),
+        }, {
+          // The answer to the parameters' examples: the tag is the md5 flyte-sdk computes for that spec.
+          examples: [
+            {
+              image_build_run_url: "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/rx4k2m9q7b1c5d8f3h6j",
+              image_name: "my-image",
+              base_image: "python:3.12-slim",
+              pip_packages: ["pandas>=2"],
+              apt_packages: ["curl"],
+              image_uri: "my-image:ae1e3ad6470d716293f003e733b46a12",
+              run_name: "rx4k2m9q7b1c5d8f3h6j",
+            },
+          ],
         }),
         404: ErrorRef,
       },

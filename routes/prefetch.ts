@@ -11,28 +11,90 @@ import { artifactName, checkPrefetchParams } from "../src/prefetch/params.ts";
 import { AbortBody, checkedRun, Phase, RunIoBody, runInputsOutputs, runStatus, RunStatusBody } from "../src/runs.ts";
 import { isSystemTask, PREFETCH_TASK, systemTaskRef } from "../src/system-tasks.ts";
 
-const Text = (description: string) => Type.Optional(Type.String({ maxLength: 1024, description }));
+/** Name of the prefetch run in the examples below. */
+const PREFETCH_RUN = "rp8n3v6t1w4y7z2a5c9e";
+
+const Text = (description: string, example: string) => Type.Optional(Type.String({ maxLength: 1024, description, examples: [example] }));
 const PrefetchQuery = Type.Object({
-  repo: Type.String({ minLength: 1, maxLength: 200, description: "Hugging Face repository id", examples: ["meta-llama/Llama-2-7b-hf"] }),
-  raw_data_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Where to store the model (the embedded plane: a directory or file:// URI)" })),
-  artifact_name: Text("Name of the stored model (default: the repo's name, dots as dashes)"),
-  architecture: Text("Model architecture, e.g. LlamaForCausalLM"),
-  task: Type.String({ default: "auto", maxLength: 1024, description: "Model task, e.g. generate, classify, embed" }),
-  modality: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "Modalities (default text); repeat for each" })),
-  serial_format: Text("Serialization format, e.g. safetensors"),
-  model_type: Text("Model type, e.g. transformer"),
-  short_description: Text("Short description of the model"),
-  hf_token_key: Type.String({ default: "HF_TOKEN", description: "Name of the secret holding the Hugging Face token" }),
-  cpu: Type.String({ default: "2", description: "CPU request of the prefetch task" }),
-  memory: Type.String({ default: "8Gi", description: "Memory request of the prefetch task" }),
-  disk: Type.String({ default: "50Gi", description: "Disk request; a repository larger than this fails" }),
-  force: Type.Integer({ default: 0, minimum: 0, description: "Above 0: download again files already present" }),
+  repo: Type.String({ minLength: 1, maxLength: 200, description: "Hugging Face repository id", examples: ["openai-community/gpt2"] }),
+  raw_data_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: "Where to store the model (the embedded plane: a directory or file:// URI)", examples: ["gpt2"] })),
+  artifact_name: Text("Name of the stored model (default: the repo's name, dots as dashes)", "gpt2"),
+  architecture: Text("Model architecture, e.g. LlamaForCausalLM", "GPT2LMHeadModel"),
+  task: Type.String({ default: "auto", maxLength: 1024, description: "Model task, e.g. generate, classify, embed", examples: ["generate"] }),
+  modality: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "Modalities (default text); repeat for each", examples: [["text"]] })),
+  serial_format: Text("Serialization format, e.g. safetensors", "safetensors"),
+  model_type: Text("Model type, e.g. transformer", "transformer"),
+  short_description: Text("Short description of the model", "GPT-2 small, 124M parameters"),
+  hf_token_key: Type.String({ default: "HF_TOKEN", description: "Name of the secret holding the Hugging Face token", examples: ["HF_TOKEN"] }),
+  cpu: Type.String({ default: "2", description: "CPU request of the prefetch task", examples: ["2"] }),
+  memory: Type.String({ default: "8Gi", description: "Memory request of the prefetch task", examples: ["8Gi"] }),
+  disk: Type.String({ default: "50Gi", description: "Disk request; a repository larger than this fails", examples: ["50Gi"] }),
+  force: Type.Integer({ default: 0, minimum: 0, description: "Above 0: download again files already present", examples: [0] }),
 });
 // FastAPI reads flyte-sdk's list-typed `modality` from the body, as a bare JSON list.
 // (Fastify validates a missing body as null; Null comes first so it is not coerced to [""].)
 const ModalityBody = Type.Union([Type.Null(), Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16, description: "modality, as flyte-sdk's app takes it" })]);
 
-const RunNameParams = Type.Object({ run_name: Type.String({ minLength: 1, maxLength: 128, description: "Name of the prefetch run" }) });
+const RunNameParams = Type.Object({
+  run_name: Type.String({ minLength: 1, maxLength: 128, description: "Name of the prefetch run", examples: [PREFETCH_RUN] }),
+});
+
+// Example answers of one prefetch of openai-community/gpt2 (with the parameters' examples) as it goes.
+const PREFETCH_URL = `https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/${PREFETCH_RUN}`;
+const MODEL_PATH = "/app/.flyte-webhook/prefetch/gpt2";
+const MODEL_FILES = [
+  { path: "config.json", size: 665, status: "downloaded" },
+  { path: "merges.txt", size: 456318, status: "downloaded" },
+  { path: "model.safetensors", size: 548105171, status: "downloaded" },
+  { path: "tokenizer.json", size: 1355256, status: "downloaded" },
+  { path: "vocab.json", size: 1042301, status: "downloaded" },
+];
+const MODEL_BYTES = MODEL_FILES.reduce((sum, f) => sum + f.size, 0);
+
+const PrefetchStarted = Type.Object(
+  { name: Type.String(), url: Type.String(), phase: Phase, done: Type.Boolean() },
+  { examples: [{ name: PREFETCH_RUN, url: PREFETCH_URL, phase: "queued", done: false }] },
+);
+const PrefetchStatus = Type.Object(RunStatusBody.properties, {
+  examples: [{ name: PREFETCH_RUN, phase: "running", url: PREFETCH_URL, done: false, progress: "2/5 files, 210.4 MiB of 525.4 MiB" }],
+});
+const PrefetchIo = Type.Object(
+  { name: Type.String(), phase: Phase, inputs: RunIoBody.properties.inputs, outputs: RunIoBody.properties.outputs },
+  {
+    examples: [
+      {
+        name: PREFETCH_RUN,
+        phase: "succeeded",
+        inputs: {
+          repo: "openai-community/gpt2",
+          raw_data_path: "gpt2",
+          artifact_name: "gpt2",
+          architecture: "GPT2LMHeadModel",
+          task: "generate",
+          modality: ["text"],
+          serial_format: "safetensors",
+          model_type: "transformer",
+          short_description: "GPT-2 small, 124M parameters",
+          hf_token_key: "HF_TOKEN",
+          cpu: "2",
+          memory: "8Gi",
+          disk: "50Gi",
+          force: 0,
+        },
+        outputs: {
+          path: MODEL_PATH,
+          uri: `file://${MODEL_PATH}`,
+          artifact_name: "gpt2",
+          repo: "openai-community/gpt2",
+          commit: "607a30d783dfa663caf39e06633721c8d4cfcd7e",
+          files: MODEL_FILES,
+          total_bytes: MODEL_BYTES,
+          downloaded_bytes: MODEL_BYTES,
+        },
+      },
+    ],
+  },
+);
 
 export default async function prefetchRoutes(app: App) {
   const { controlPlane, consoleBase } = app.gateway;
@@ -47,7 +109,7 @@ export default async function prefetchRoutes(app: App) {
       description: "Starts downloading a Hugging Face model repository; answers at once with the run.",
       querystring: PrefetchQuery,
       body: ModalityBody,
-      response: { 200: Type.Object({ name: Type.String(), url: Type.String(), phase: Phase, done: Type.Boolean() }), 404: ErrorRef, 422: ErrorRef },
+      response: { 200: PrefetchStarted, 404: ErrorRef, 422: ErrorRef },
     },
     handler: async (request) => {
       const q = request.query;
@@ -66,7 +128,7 @@ export default async function prefetchRoutes(app: App) {
   });
 
   route(app, "get_prefetch_hf_model", {
-    schema: { description: "Phase of a prefetch run, and its progress.", params: RunNameParams, response: { 200: RunStatusBody, 404: ErrorRef } },
+    schema: { description: "Phase of a prefetch run, and its progress.", params: RunNameParams, response: { 200: PrefetchStatus, 404: ErrorRef } },
     handler: async (request) => runStatus(consoleBase, (await prefetchRun(request.credentials, request.params.run_name)).action),
   });
 
@@ -74,7 +136,7 @@ export default async function prefetchRoutes(app: App) {
     schema: {
       description: "Inputs of a prefetch run, and once it has succeeded its outputs: the model's path, commit and files.",
       params: RunNameParams,
-      response: { 200: Type.Object({ name: Type.String(), phase: Phase, inputs: RunIoBody.properties.inputs, outputs: RunIoBody.properties.outputs }), 404: ErrorRef },
+      response: { 200: PrefetchIo, 404: ErrorRef },
     },
     handler: async (request) => {
       const details = await prefetchRun(request.credentials, request.params.run_name);
@@ -87,8 +149,14 @@ export default async function prefetchRoutes(app: App) {
     schema: {
       description: "Aborts a prefetch run; the download under way stops.",
       params: RunNameParams,
-      querystring: Type.Object({ reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort" }) }),
-      response: { 200: AbortBody, 404: ErrorRef, 409: ErrorRef },
+      querystring: Type.Object({
+        reason: Type.String({ default: app.gateway.abortReason, maxLength: 1024, description: "Recorded with the abort", examples: ["model no longer needed"] }),
+      }),
+      response: {
+        200: Type.Object(AbortBody.properties, { examples: [{ name: PREFETCH_RUN, status: "abort_requested", reason: "model no longer needed" }] }),
+        404: ErrorRef,
+        409: ErrorRef,
+      },
     },
     handler: async (request) => {
       const { run_name: name } = request.params;

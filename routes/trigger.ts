@@ -9,15 +9,28 @@ import { ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
 
 const TriggerParams = Type.Object({
-  task_name: Type.String({ minLength: 1, maxLength: 256, description: "Task the trigger belongs to" }),
-  trigger_name: Type.String({ minLength: 1, maxLength: 256, description: "Trigger name" }),
+  task_name: Type.String({ minLength: 1, maxLength: 256, description: "Task the trigger belongs to", examples: ["echo"] }),
+  trigger_name: Type.String({ minLength: 1, maxLength: 256, description: "Trigger name", examples: ["every-minute"] }),
 });
-const TriggerState = Type.Object({
-  task_name: Type.String(),
-  trigger_name: Type.String(),
-  active: Type.Boolean(),
-  url: Type.String({ description: "Console page of the trigger" }),
-});
+const TriggerState = (active: boolean) =>
+  Type.Object(
+    {
+      task_name: Type.String(),
+      trigger_name: Type.String(),
+      active: Type.Boolean(),
+      url: Type.String({ description: "Console page of the trigger" }),
+    },
+    {
+      examples: [
+        {
+          task_name: "echo",
+          trigger_name: "every-minute",
+          active,
+          url: "https://flyte.example.com/v2/domain/development/project/flytesnacks/triggers/echo/every-minute",
+        },
+      ],
+    },
+  );
 
 export default async function triggerRoutes(app: App) {
   const { controlPlane, allowTrigger, consoleBase } = app.gateway;
@@ -41,7 +54,7 @@ export default async function triggerRoutes(app: App) {
   ] as const;
   for (const { endpoint, active, description } of stateChanges) {
     route(app, endpoint, {
-      schema: { description, params: TriggerParams, response: { 200: TriggerState, 404: ErrorRef } },
+      schema: { description, params: TriggerParams, response: { 200: TriggerState(active), 404: ErrorRef } },
       handler: async (request) =>
         setActive(request.credentials, { taskName: request.params.task_name, triggerName: request.params.trigger_name }, active),
     });
