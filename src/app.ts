@@ -14,7 +14,7 @@ import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
 import { ControlPlane } from "./controlplane/client.ts";
 import { consoleBase } from "./controlplane/console.ts";
 import { type EndpointGroup, GROUP_DESCRIPTIONS, resolveEnabledEndpoints } from "./endpoints.ts";
-import { ErrorBody, installErrorHandling } from "./errors.ts";
+import { ErrorBody, handleFrameworkError, installErrorHandling } from "./errors.ts";
 import type { App, Gateway } from "./gateway.ts";
 import { loggerOption } from "./logging.ts";
 import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
@@ -45,6 +45,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
+    frameworkErrors: handleFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const gateway: Gateway = {

@@ -111,6 +111,23 @@ function handleError(this: FastifyInstance, error: FastifyError | ApiError | Err
   return reply.code(500).send(errorBody(request, "internal_error", "internal error; the request id is in the logs"));
 }
 
+/** Errors Fastify raises while routing, before any hook or the error handler runs. */
+const FRAMEWORK_CODES: Record<string, { status: number; code: string; detail: string }> = {
+  FST_ERR_BAD_URL: { status: 400, code: "bad_url", detail: "the URL is not validly percent-encoded" },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: "uri_too_long", detail: "a path segment of the URL is too long" },
+};
+
+/**
+ * Fastify's `frameworkErrors`: without it a malformed URL is answered in Fastify's own
+ * shape and echoes the path. The onRequest hooks have not run, so the request id header
+ * is set here.
+ */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const known = FRAMEWORK_CODES[error.code] ?? { status: 400, code: "bad_request", detail: "the request could not be routed" };
+  reply.header("x-request-id", request.id);
+  return reply.code(known.status).send(errorBody(request, known.code, known.detail));
+}
+
 /** Installs the one error handler and the one not-found handler. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler(handleError);

@@ -307,3 +307,27 @@ describe("bad request bodies", () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe("malformed URLs", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack?.close());
+
+  const answer = async (path: string): Promise<Answer> => {
+    const res = await stack.fetch(path);
+    const text = await res.text();
+    return { status: res.status, body: JSON.parse(text), text, headers: res.headers, ms: 0 };
+  };
+
+  it.each(["/run/%E0%A4%A", "/run/abc%zz/io", "/task/development/flytesnacks/ech%"])("broken percent-encoding %s → 400 bad_url in the one shape", async (path) => {
+    const res = await answer(path);
+    expectCleanError(res, 400, "bad_url");
+    expect(res.text).not.toContain(path);
+  });
+
+  it("a path segment over the router's limit → 414 uri_too_long in the one shape", async () => {
+    expectCleanError(await answer(`/task/development/flytesnacks/${"e".repeat(300)}`), 414, "uri_too_long");
+  });
+});
