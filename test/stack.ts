@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createFlyteWebhookApp } from "../src/app.ts";
+import type { App } from "../src/gateway.ts";
 import { parseCatalog } from "../src/local/catalog.ts";
 import { type LocalControlPlane, type LocalControlPlaneOptions, startLocalControlPlane } from "../src/local/server.ts";
 import type { FlyteWebhookOptions } from "../src/options.ts";
@@ -57,6 +58,8 @@ export interface StackOptions {
 
 export interface Stack {
   base: string;
+  /** The gateway itself, for app.inject() where many requests must be fast. */
+  app: App;
   plane: LocalControlPlane;
   dir: string;
   /** Every log line the gateway wrote. */
@@ -129,6 +132,7 @@ export async function attachGateway(plane: LocalControlPlane, dir: string, optio
   };
   return {
     base,
+    app,
     plane,
     dir,
     logs,
