@@ -57,6 +57,27 @@ const CONNECT_STATUS: Record<Code, { status: number; code: string; detail: strin
   [Code.Unauthenticated]: { status: 401, code: "unauthenticated", detail: "the control plane did not accept the credentials" },
 };
 
+/** Node errors of a connection that was refused, reset or closed under a call. */
+const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION", "ERR_HTTP2_SESSION_ERROR"]);
+
+/**
+ * Whether a call failed because the connection to the plane broke rather than because the
+ * plane answered. The Node transport reports some of these as INTERNAL (a stream refused
+ * on a session the plane dropped when it died) or ABORTED (a reset connection), which
+ * would read as "the plane failed" or "conflict"; to the caller they mean the plane is
+ * unreachable. Codes the plane itself sends carry no Node cause and are left alone.
+ */
+function brokenConnection(err: ConnectError): boolean {
+  if (err.code !== Code.Internal && err.code !== Code.Aborted && err.code !== Code.Unknown) return false;
+  let cause: unknown = err.cause;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code && CONNECTION_ERRORS.has(code)) return true;
+    if (code === "ERR_HTTP2_STREAM_ERROR" && /REFUSED_STREAM/.test(cause.message)) return true;
+  }
+  return false;
+}
+
 /**
  * Maps an error from a control-plane call. `notFound` names the entity so a 404 says what
  * was missing ("task flytesnacks/development/echo not found").
@@ -64,11 +85,12 @@ const CONNECT_STATUS: Record<Code, { status: number; code: string; detail: strin
 export function fromControlPlane(err: unknown, context: { notFound?: string; conflict?: string } = {}): ApiError {
   if (err instanceof ApiError) return err;
   const connect = ConnectError.from(err);
-  const mapped = CONNECT_STATUS[connect.code] ?? CONNECT_STATUS[Code.Unknown];
-  if (connect.code === Code.NotFound && context.notFound) {
+  const code = brokenConnection(connect) ? Code.Unavailable : connect.code;
+  const mapped = CONNECT_STATUS[code] ?? CONNECT_STATUS[Code.Unknown];
+  if (code === Code.NotFound && context.notFound) {
     return new ApiError(404, "not_found", `${context.notFound} not found`);
   }
-  if ((connect.code === Code.FailedPrecondition || connect.code === Code.AlreadyExists) && context.conflict) {
+  if ((code === Code.FailedPrecondition || code === Code.AlreadyExists) && context.conflict) {
     return new ApiError(409, mapped.code, context.conflict);
   }
   return new ApiError(mapped.status, mapped.code, mapped.detail);

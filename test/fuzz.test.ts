@@ -9,41 +9,13 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENDPOINTS } from "../src/endpoints.ts";
 import { type Answer, answerProblems, SECRET_MARK, secretsFound } from "./answers.ts";
+import { type Operation, servedOperations } from "./openapi.ts";
 import { OTHER_TOKEN, type Stack, startStack, TOKEN } from "./stack.ts";
 
 /** Cases per served operation; about 3,000 in all for the core, task and run groups. */
 const RUNS_PER_OPERATION = 400;
 /** A request that takes longer than this is a hang. */
 const HANG_MS = 5000;
-
-interface Operation {
-  operationId: string;
-  method: string;
-  /** OpenAPI path, `{param}` style. */
-  path: string;
-  pathParams: string[];
-  query: string[];
-  hasBody: boolean;
-}
-
-/** The operations of a served OpenAPI document. */
-function operations(doc: any): Operation[] {
-  const ops: Operation[] = [];
-  for (const [path, item] of Object.entries<any>(doc.paths ?? {})) {
-    for (const [method, op] of Object.entries<any>(item)) {
-      const params: any[] = op.parameters ?? [];
-      ops.push({
-        operationId: op.operationId,
-        method: method.toUpperCase(),
-        path,
-        pathParams: params.filter((p) => p.in === "path").map((p) => p.name),
-        query: params.filter((p) => p.in === "query").map((p) => p.name),
-        hasBody: op.requestBody !== undefined,
-      });
-    }
-  }
-  return ops;
-}
 
 const planeLogs: string[] = [];
 const sink = new Writable({
@@ -61,8 +33,7 @@ const failures: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ plane: { logger: pino({ level: "trace" }, sink) } });
-  const doc = (await stack.app.inject({ method: "GET", url: "/openapi.json" })).json();
-  ops = operations(doc);
+  ops = await servedOperations(stack.app);
   // Real runs, so the run endpoints are fuzzed against names that exist too.
   for (const x of [1, 2, 3]) {
     runNames.push((await stack.call("/run-task/development/flytesnacks/echo", { method: "POST", json: { x } })).body.name);
