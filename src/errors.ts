@@ -60,15 +60,20 @@ const CONNECT_STATUS: Record<Code, { status: number; code: string; detail: strin
 /** Node errors of a connection that was refused, reset or closed under a call. */
 const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION", "ERR_HTTP2_SESSION_ERROR"]);
 
+/** How the Node transport words a stream the connection's end tore down (RST_STREAM). */
+const STREAM_TORN_DOWN = /^http\/2 stream closed with error code (CANCEL|REFUSED_STREAM)\b/;
+
 /**
  * Whether a call failed because the connection to the plane broke rather than because the
  * plane answered. The Node transport reports some of these as INTERNAL (a stream refused
- * on a session the plane dropped when it died) or ABORTED (a reset connection), which
- * would read as "the plane failed" or "conflict"; to the caller they mean the plane is
- * unreachable. Codes the plane itself sends carry no Node cause and are left alone.
+ * on a session the plane dropped when it died), ABORTED (a reset connection) or CANCELED
+ * (streams torn down with the connection; the gateway itself cancels only by deadline),
+ * which would read as "the plane failed", "conflict" or "canceled"; to the caller they
+ * mean the plane is unreachable. Errors the plane itself sends are left alone.
  */
 function brokenConnection(err: ConnectError): boolean {
-  if (err.code !== Code.Internal && err.code !== Code.Aborted && err.code !== Code.Unknown) return false;
+  if (![Code.Internal, Code.Aborted, Code.Unknown, Code.Canceled].includes(err.code)) return false;
+  if (err.cause === undefined && STREAM_TORN_DOWN.test(err.rawMessage)) return true;
   let cause: unknown = err.cause;
   for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
     const code = (cause as NodeJS.ErrnoException).code;

@@ -6,7 +6,9 @@ import net from "node:net";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createFlyteWebhookApp } from "../src/app.ts";
+import { fromControlPlane } from "../src/errors.ts";
 import { type Stack, startStack, TOKEN } from "./stack.ts";
 
 const MARKER = "UPSTREAM-SECRET-7f3e";
@@ -329,5 +331,27 @@ describe("malformed URLs", () => {
 
   it("a path segment over the router's limit → 414 uri_too_long in the one shape", async () => {
     expectCleanError(await answer(`/task/development/flytesnacks/${"e".repeat(300)}`), 414, "uri_too_long");
+  });
+});
+
+describe("a connection that broke under a call is the plane being unreachable", () => {
+  const nodeError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const withCause = (message: string, code: Code, cause: Error) => Object.assign(new ConnectError(message, code), { cause });
+
+  it.each([
+    ["streams torn down with the connection", new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled)],
+    ["a stream refused on a dropped session", withCause("Stream closed with error code NGHTTP2_REFUSED_STREAM", Code.Internal, nodeError("ERR_HTTP2_STREAM_ERROR", "Stream closed with error code NGHTTP2_REFUSED_STREAM"))],
+    ["a reset connection", withCause("read ECONNRESET", Code.Aborted, nodeError("ECONNRESET", "read ECONNRESET"))],
+  ])("%s → 503 control_plane_unavailable", (_, err) => {
+    const mapped = fromControlPlane(err);
+    expect([mapped.statusCode, mapped.code]).toEqual([503, "control_plane_unavailable"]);
+  });
+
+  it.each([
+    [Code.Canceled, 502],
+    [Code.Aborted, 409],
+    [Code.Internal, 502],
+  ])("the same code sent by the plane itself (%s) keeps its own status", (code, status) => {
+    expect(fromControlPlane(new ConnectError("the plane says so", code)).statusCode).toBe(status);
   });
 });
