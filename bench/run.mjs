@@ -7,71 +7,19 @@
 //   startup               spawn to first /health 200, gateway vs bare Fastify
 //   RSS                   idle and under load, gateway vs bare Fastify
 // Writes bench/results.json and bench/results.md. BENCH_SECONDS sets the time per case.
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import autocannon from "autocannon";
-import { build } from "esbuild";
+import { buildLoader, children, child, firstOk, load, measured, root, rssMb, startServe, stop, TOKEN } from "./lib.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PREFILL = Number(process.env.BENCH_PREFILL ?? 10_000);
 const CONNECTIONS = 50;
 const RUN_LOOPS = 10;
-const TOKEN = "bench-token";
-const root = new URL("..", import.meta.url).pathname;
-const children = new Set();
 const dirs = [mkdtempSync(join(tmpdir(), "flyte-webhook-bench-"))];
 const started = Date.now();
-
-// ---- processes -------------------------------------------------------------------------
-
-function child(args, env = {}, stdio = ["ignore", "ignore", "inherit"]) {
-  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio });
-  children.add(proc);
-  proc.on("exit", () => children.delete(proc));
-  return proc;
-}
-
-function stop(proc) {
-  return new Promise((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once("exit", resolve);
-    proc.kill("SIGKILL");
-  });
-}
-
-/** Resident set size of a process in MB, from /proc (Linux). */
-function rssMb(pid) {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Math.round(Number(match[1]) / 1024) : NaN;
-}
-
-/** CPU time (user + system) a process has used, in microseconds, from /proc (Linux). */
-function cpuUs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-/**
- * Runs a load against the server process `pid`, sampling its RSS every 200 ms; answers the
- * load's result with the server's CPU time per request added, and the RSS peak. CPU per
- * request is the figure that stays meaningful on a machine shared with other work.
- */
-async function measured(pid, work) {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 200);
-  const cpu0 = cpuUs(pid);
-  try {
-    const result = await work();
-    const cpu = cpuUs(pid) - cpu0;
-    return { result: { ...result, server_cpu_us_per_req: result.requests ? Math.round(cpu / result.requests) : null }, peak };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 let nextPort = 31000 + Math.floor(Math.random() * 3000) * 4;
 const ports = () => ((nextPort += 4), [nextPort, nextPort + 1]);
@@ -80,14 +28,7 @@ function startGateway() {
   const dir = mkdtempSync(join(tmpdir(), "flyte-webhook-bench-"));
   dirs.push(dir);
   const [port, planePort] = ports();
-  const proc = child(["dist/cli.js", "serve"], {
-    PORT: String(port),
-    FLYTE_LOCAL_ADDR: `127.0.0.1:${planePort}`,
-    FLYTE_LOCAL_DB: join(dir, "flyte.db"),
-    FLYTE_LOCAL_API_KEYS: `${TOKEN}=bench`,
-    LOG_LEVEL: "warn",
-  });
-  return { proc, url: `http://127.0.0.1:${port}`, plane: `http://127.0.0.1:${planePort}` };
+  return startServe(dir, port, planePort);
 }
 
 function startBare() {
@@ -100,19 +41,6 @@ function startBare() {
      await app.listen({ host: "127.0.0.1", port: Number(process.argv[2]) });`,
   );
   return { proc: child([file, String(port)]), url: `http://127.0.0.1:${port}` };
-}
-
-/** Milliseconds from `t0` to the first 200 of `url`, polling every 5 ms. */
-async function firstOk(url, t0 = performance.now()) {
-  for (let i = 0; i < 4000; i++) {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return performance.now() - t0;
-    } catch {}
-    await sleep(5);
-  }
-  throw new Error(`${url} did not come up`);
 }
 
 /** Median start-up time of three fresh starts. */
@@ -135,34 +63,6 @@ const autocannonRun = (opts) =>
       err ? reject(err) : resolve({ requests: r.requests.total, rps: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.non2xx }),
     ),
   );
-
-const LOADER = join(root, "dist/bench/load.js");
-
-/** Runs one job of bench/load.ts in its own process and answers its JSON result. */
-export function load(job) {
-  return new Promise((resolve, reject) => {
-    const proc = child([LOADER, JSON.stringify({ token: TOKEN, ...job })], {}, ["ignore", "pipe", "inherit"]);
-    let out = "";
-    proc.stdout.on("data", (d) => (out += d));
-    proc.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load ${job.mode} exited ${code}`))));
-  });
-}
-
-export async function buildLoader() {
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  const external = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((name) => name !== "@flyteorg/flyteidl2");
-  mkdirSync(join(root, "dist/bench"), { recursive: true });
-  await build({
-    entryPoints: [join(root, "bench/load.ts")],
-    outfile: LOADER,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node24",
-    external: [...external, ...external.map((name) => `${name}/*`)],
-    logLevel: "warning",
-  });
-}
 
 // ---- the run ---------------------------------------------------------------------------
 
