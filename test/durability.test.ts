@@ -4,13 +4,12 @@
 // gateway acknowledged is present and reaches a terminal phase.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { answerProblems, secretsFound } from "./answers.ts";
-import { attachGateway, type Stack, TOKEN } from "./stack.ts";
+import { attachGateway, freePort, type Stack, TOKEN } from "./stack.ts";
 
 const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const RUNS = 100;
@@ -23,14 +22,6 @@ afterAll(() => {
   for (const child of children) child.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function startPlane(port: number): ChildProcess {
   const child = spawn(process.execPath, [CLI, "control-plane"], {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createFlyteWebhookApp } from "../src/app.ts";
 import { fromControlPlane } from "../src/errors.ts";
-import { type Stack, startStack, TOKEN } from "./stack.ts";
+import { freePort, type Stack, startStack, TOKEN } from "./stack.ts";
 
 const MARKER = "UPSTREAM-SECRET-7f3e";
 
@@ -50,15 +50,6 @@ async function gatewayFor(endpoint: string, deadlineMs = 5000) {
     return { status: res.status, body, text, headers: res.headers, ms };
   };
   return { app, call, logs, close: () => app.close() };
-}
-
-/** A loopback port with nothing listening on it. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** An h2c server with a per-stream handler; close() destroys every session it saw. */

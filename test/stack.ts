@@ -1,6 +1,7 @@
 // Test harness: the real embedded control plane and the real gateway on ephemeral
 // loopback ports, spoken to over HTTP. Nothing is mocked.
 import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -155,4 +156,13 @@ export async function attachGateway(plane: LocalControlPlane, dir: string, optio
       if (!keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A loopback port with nothing listening on it. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
