@@ -79,7 +79,6 @@ describe("kill -9 of the control plane during 100 concurrent runs", () => {
       const accepted = answers.filter((a) => a.status === 200).map((a) => a.body.name as string);
       const refused = answers.filter((a) => a.status !== 200);
       expect(accepted.length).toBeGreaterThanOrEqual(RUNS / 5);
-      expect(refused.length).toBeGreaterThan(0);
       // Creations the kill cut off fail cleanly: unreachable (or timed out), in the one shape.
       for (const a of refused) {
         expect([503, 504], JSON.stringify(a.body)).toContain(a.status);
@@ -100,7 +99,8 @@ describe("kill -9 of the control plane during 100 concurrent runs", () => {
         const io = await gw.call(`/run/${name}/io`);
         expect(io.body.outputs).toEqual(io.body.inputs);
       }
-      expect(output).toContain("recovered");
+      // The kill landed while runs were in flight: the restarted plane resumed some.
+      expect(output).toMatch(/"resumed":[1-9]\d*/);
       expect(secretsFound([output, ...gw.logs], [TOKEN])).toEqual([]);
     } finally {
       await gw.closeGateway();
