@@ -39,10 +39,16 @@ try {
     }
   });
   await firstOk(`${server.url}/health`);
+  // A server that goes away mid-soak is a result, not a crash of the soak.
+  let exited;
+  server.proc.once("exit", (code, signal) => (exited = `the server exited (code ${code}, signal ${signal}) after ${Math.round((Date.now() - t0) / 1000)} s`));
   const samples = [{ t: 0, rss_mb: rssMb(server.proc.pid) }];
-  const timer = setInterval(() => samples.push({ t: Math.round((Date.now() - t0) / 1000), rss_mb: rssMb(server.proc.pid) }), SAMPLE_MS);
+  const timer = setInterval(() => {
+    if (!exited) samples.push({ t: Math.round((Date.now() - t0) / 1000), rss_mb: rssMb(server.proc.pid) });
+  }, SAMPLE_MS);
   const traffic = await load({ mode: "mixed", gateway: server.url, seconds: SECONDS, rate: RATE, connections: 20 });
   clearInterval(timer);
+  if (exited) throw new Error(exited);
   samples.push({ t: Math.round((Date.now() - t0) / 1000), rss_mb: rssMb(server.proc.pid) });
   await stop(server.proc);
 
