@@ -89,7 +89,8 @@ export function load(job) {
     const proc = child([LOADER, JSON.stringify({ token: TOKEN, ...job })], {}, ["ignore", "pipe", "inherit"]);
     let out = "";
     proc.stdout.on("data", (d) => (out += d));
-    proc.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load ${job.mode} exited ${code}`))));
+    // "close", not "exit": the result may still be in the pipe when the process exits.
+    proc.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load ${job.mode} exited ${code}`))));
   });
 }
 
