@@ -17,7 +17,7 @@ import { ControlPlane } from "./controlplane/client.ts";
 import { consoleBase } from "./controlplane/console.ts";
 import { registerDocPages, registerOpenApi } from "./docs.ts";
 import { resolveEnabledEndpoints } from "./endpoints.ts";
-import { ErrorBody, installErrorHandling } from "./errors.ts";
+import { ErrorBody, handleFrameworkError, installErrorHandling } from "./errors.ts";
 import type { App, Gateway } from "./gateway.ts";
 import { loggerOption } from "./logging.ts";
 import { installOperations } from "./ops/index.ts";
@@ -56,6 +56,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 256 },
+    frameworkErrors: handleFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const gateway: Gateway = {

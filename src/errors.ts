@@ -79,6 +79,32 @@ const CONNECT_STATUS: Record<Code, { status: number; code: string; detail: strin
   [Code.Unauthenticated]: { status: 401, code: "unauthenticated", detail: "the control plane did not accept the credentials" },
 };
 
+/** Node errors of a connection that was refused, reset or closed under a call. */
+const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION", "ERR_HTTP2_SESSION_ERROR"]);
+
+/** How the Node transport words a stream the connection's end tore down (RST_STREAM). */
+const STREAM_TORN_DOWN = /^http\/2 stream closed with error code (CANCEL|REFUSED_STREAM)\b/;
+
+/**
+ * Whether a call failed because the connection to the plane broke rather than because the
+ * plane answered. The Node transport reports some of these as INTERNAL (a stream refused
+ * on a session the plane dropped when it died), ABORTED (a reset connection) or CANCELED
+ * (streams torn down with the connection; the gateway itself cancels only by deadline),
+ * which would read as "the plane failed", "conflict" or "canceled"; to the caller they
+ * mean the plane is unreachable. Errors the plane itself sends are left alone.
+ */
+function brokenConnection(err: ConnectError): boolean {
+  if (![Code.Internal, Code.Aborted, Code.Unknown, Code.Canceled].includes(err.code)) return false;
+  if (err.cause === undefined && STREAM_TORN_DOWN.test(err.rawMessage)) return true;
+  let cause: unknown = err.cause;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++, cause = cause.cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code && CONNECTION_ERRORS.has(code)) return true;
+    if (code === "ERR_HTTP2_STREAM_ERROR" && /REFUSED_STREAM/.test(cause.message)) return true;
+  }
+  return false;
+}
+
 /**
  * Maps an error from a control-plane call. `notFound` names the entity so a 404 says what
  * was missing ("task flytesnacks/development/echo not found").
@@ -86,11 +112,12 @@ const CONNECT_STATUS: Record<Code, { status: number; code: string; detail: strin
 export function fromControlPlane(err: unknown, context: { notFound?: string; conflict?: string } = {}): ApiError {
   if (err instanceof ApiError) return err;
   const connect = ConnectError.from(err);
-  const mapped = CONNECT_STATUS[connect.code] ?? CONNECT_STATUS[Code.Unknown];
-  if (connect.code === Code.NotFound && context.notFound) {
+  const code = brokenConnection(connect) ? Code.Unavailable : connect.code;
+  const mapped = CONNECT_STATUS[code] ?? CONNECT_STATUS[Code.Unknown];
+  if (code === Code.NotFound && context.notFound) {
     return new ApiError(404, "not_found", `${context.notFound} not found`);
   }
-  if ((connect.code === Code.FailedPrecondition || connect.code === Code.AlreadyExists) && context.conflict) {
+  if ((code === Code.FailedPrecondition || code === Code.AlreadyExists) && context.conflict) {
     return new ApiError(409, mapped.code, context.conflict);
   }
   return new ApiError(mapped.status, mapped.code, mapped.detail);
@@ -133,6 +160,23 @@ function handleError(this: FastifyInstance, error: FastifyError | ApiError | Err
   }
   request.log.error({ err: error }, "unexpected error");
   return reply.code(500).send(errorBody(request, "internal_error", "internal error; the request id is in the logs"));
+}
+
+/** Errors Fastify raises while routing, before any hook or the error handler runs. */
+const FRAMEWORK_CODES: Record<string, { status: number; code: string; detail: string }> = {
+  FST_ERR_BAD_URL: { status: 400, code: "bad_url", detail: "the URL is not validly percent-encoded" },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: "uri_too_long", detail: "a path segment of the URL is too long" },
+};
+
+/**
+ * Fastify's `frameworkErrors`: without it a malformed URL is answered in Fastify's own
+ * shape and echoes the path. The onRequest hooks have not run, so the request id header
+ * is set here.
+ */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const known = FRAMEWORK_CODES[error.code] ?? { status: 400, code: "bad_request", detail: "the request could not be routed" };
+  reply.header("x-request-id", request.id);
+  return reply.code(known.status).send(errorBody(request, known.code, known.detail));
 }
 
 /** Installs the one error handler and the one not-found handler. */

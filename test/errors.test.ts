@@ -6,8 +6,10 @@ import net from "node:net";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createFlyteWebhookApp } from "../src/app.ts";
-import { type Stack, startStack, TOKEN } from "./stack.ts";
+import { fromControlPlane } from "../src/errors.ts";
+import { freePort, type Stack, startStack, TOKEN } from "./stack.ts";
 
 const MARKER = "UPSTREAM-SECRET-7f3e";
 
@@ -48,15 +50,6 @@ async function gatewayFor(endpoint: string, deadlineMs = 5000) {
     return { status: res.status, body, text, headers: res.headers, ms };
   };
   return { app, call, logs, close: () => app.close() };
-}
-
-/** A loopback port with nothing listening on it. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** An h2c server with a per-stream handler; close() destroys every session it saw. */
@@ -307,5 +300,51 @@ describe("bad request bodies", () => {
   it("a valid object body still works", async () => {
     const res = await answer(runTask('{"x": 4}'));
     expect(res.status).toBe(200);
+  });
+});
+
+describe("malformed URLs", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack?.close());
+
+  const answer = async (path: string): Promise<Answer> => {
+    const res = await stack.fetch(path);
+    const text = await res.text();
+    return { status: res.status, body: JSON.parse(text), text, headers: res.headers, ms: 0 };
+  };
+
+  it.each(["/run/%E0%A4%A", "/run/abc%zz/io", "/task/development/flytesnacks/ech%"])("broken percent-encoding %s → 400 bad_url in the one shape", async (path) => {
+    const res = await answer(path);
+    expectCleanError(res, 400, "bad_url");
+    expect(res.text).not.toContain(path);
+  });
+
+  it("a path segment over the router's limit → 414 uri_too_long in the one shape", async () => {
+    expectCleanError(await answer(`/task/development/flytesnacks/${"e".repeat(300)}`), 414, "uri_too_long");
+  });
+});
+
+describe("a connection that broke under a call is the plane being unreachable", () => {
+  const nodeError = (code: string, message: string) => Object.assign(new Error(message), { code });
+  const withCause = (message: string, code: Code, cause: Error) => Object.assign(new ConnectError(message, code), { cause });
+
+  it.each([
+    ["streams torn down with the connection", new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled)],
+    ["a stream refused on a dropped session", withCause("Stream closed with error code NGHTTP2_REFUSED_STREAM", Code.Internal, nodeError("ERR_HTTP2_STREAM_ERROR", "Stream closed with error code NGHTTP2_REFUSED_STREAM"))],
+    ["a reset connection", withCause("read ECONNRESET", Code.Aborted, nodeError("ECONNRESET", "read ECONNRESET"))],
+  ])("%s → 503 control_plane_unavailable", (_, err) => {
+    const mapped = fromControlPlane(err);
+    expect([mapped.statusCode, mapped.code]).toEqual([503, "control_plane_unavailable"]);
+  });
+
+  it.each([
+    [Code.Canceled, 502],
+    [Code.Aborted, 409],
+    [Code.Internal, 502],
+  ])("the same code sent by the plane itself (%s) keeps its own status", (code, status) => {
+    expect(fromControlPlane(new ConnectError("the plane says so", code)).statusCode).toBe(status);
   });
 });

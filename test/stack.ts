@@ -1,10 +1,12 @@
 // Test harness: the real embedded control plane and the real gateway on ephemeral
 // loopback ports, spoken to over HTTP. Nothing is mocked.
 import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createFlyteWebhookApp } from "../src/app.ts";
+import type { App } from "../src/gateway.ts";
 import { parseCatalog, parseCatalogApps, parseCatalogTriggers } from "../src/local/catalog.ts";
 import { type LocalControlPlane, type LocalControlPlaneOptions, startLocalControlPlane } from "../src/local/server.ts";
 import type { FlyteWebhookOptions } from "../src/options.ts";
@@ -59,6 +61,8 @@ export interface StackOptions {
 
 export interface Stack {
   base: string;
+  /** The gateway itself, for app.inject() where many requests must be fast. */
+  app: App;
   plane: LocalControlPlane;
   dir: string;
   /** Every log line the gateway wrote. */
@@ -133,6 +137,7 @@ export async function attachGateway(plane: LocalControlPlane, dir: string, optio
   };
   return {
     base,
+    app,
     plane,
     dir,
     logs,
@@ -155,4 +160,13 @@ export async function attachGateway(plane: LocalControlPlane, dir: string, optio
       if (!keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A loopback port with nothing listening on it. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
