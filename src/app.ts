@@ -82,7 +82,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   server.addSchema(ErrorBody);
   // `curl -X POST -H 'content-type: application/json'` with no data means "no body", not a
   // malformed one; any other body goes to Fastify's own parser (prototype-poisoning checks).
-  const parseJson = server.getDefaultJsonParser("error", "ignore");
+  const parseJson = server.getDefaultJsonParser("error", "error");
   server.removeContentTypeParser("application/json");
   server.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) =>
     body === "" ? done(null, undefined) : parseJson(request, body as string, done),
