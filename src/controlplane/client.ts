@@ -143,15 +143,27 @@ export class ControlPlane {
     return (await this.startRun(creds, task, inputs)).name;
   }
 
-  /** createRun, also answering the new run as the plane reported it (phase included). */
-  async startRun(creds: Credentials, task: TaskDetails, inputs: Inputs, runSpec: MessageInitShape<typeof RunSpecSchema> = {}): Promise<{ name: string; run: Run }> {
+  /**
+   * createRun, also answering the new run as the plane reported it (phase included). With
+   * a `name` the caller picks the run's name, and the plane refuses a second run of that
+   * name (ALREADY_EXISTS): that is what makes idempotent runs safe across replicas.
+   */
+  async startRun(
+    creds: Credentials,
+    task: TaskDetails,
+    inputs: Inputs,
+    runSpec: MessageInitShape<typeof RunSpecSchema> = {},
+    options: { name?: string | undefined } = {},
+  ): Promise<{ name: string; run: Run }> {
     try {
       const { run } = await this.runs.createRun(
         {
-          id: {
-            case: "projectId",
-            value: { organization: this.settings.org, domain: this.settings.domain, name: this.settings.project },
-          },
+          id: options.name
+            ? { case: "runId", value: this.runId(options.name) }
+            : {
+                case: "projectId",
+                value: { organization: this.settings.org, domain: this.settings.domain, name: this.settings.project },
+              },
           task: { case: "taskId", value: task.taskId! },
           inputWrapper: { case: "inputs", value: inputs },
           runSpec,

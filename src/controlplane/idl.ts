@@ -33,7 +33,8 @@ export {
   type NamedParameter,
   NamedParameterSchema,
 } from "@flyteorg/flyteidl2/flyteidl2/task/common_pb.ts";
-export { type RunSpec, RunSpecSchema } from "@flyteorg/flyteidl2/flyteidl2/task/run_pb.ts";
+export { AnnotationsSchema, type InlineRule, InlineRuleSchema, type RunSpec, RunSpecSchema } from "@flyteorg/flyteidl2/flyteidl2/task/run_pb.ts";
+export { HttpMethod, type WebhookDeliveryTemplate } from "@flyteorg/flyteidl2/flyteidl2/notification/definition_pb.ts";
 export {
   RunService,
   type CreateRunRequest,
