@@ -8,17 +8,20 @@ import { fastify, LogController } from "fastify";
 import appRoutes from "../routes/app.ts";
 import buildRoutes from "../routes/build.ts";
 import coreRoutes from "../routes/core.ts";
+import hookRoutes from "../routes/hooks.ts";
 import prefetchRoutes from "../routes/prefetch.ts";
 import runRoutes from "../routes/run.ts";
 import taskRoutes from "../routes/task.ts";
 import triggerRoutes from "../routes/trigger.ts";
 import { appAllowlist, taskAllowlist, triggerAllowlist } from "./allowlist.ts";
 import { ControlPlane } from "./controlplane/client.ts";
+import { secretsFrom } from "./connectors/secrets.ts";
 import { consoleBase } from "./controlplane/console.ts";
 import { registerDocPages, registerOpenApi } from "./docs.ts";
 import { resolveEnabledEndpoints } from "./endpoints.ts";
 import { ErrorBody, handleFrameworkError, installErrorHandling } from "./errors.ts";
 import type { App, Gateway } from "./gateway.ts";
+import { hooksFromOptions } from "./hooks/definitions.ts";
 import { loggerOption } from "./logging.ts";
 import { installOperations } from "./ops/index.ts";
 import { GatewayMetrics } from "./ops/metrics.ts";
@@ -77,6 +80,9 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     rateLimits: { byIp: undefined, byCredential: () => undefined },
     root: server,
   };
+  // Throws on a hook that cannot work (bad field, task not allowed, secret missing), before anything is started.
+  const secrets = options.secrets ?? secretsFrom({ env: process.env });
+  const hooks = hooksFromOptions(options.hooks, { allowTask: gateway.allowTask, secrets });
   server.decorate("gateway", gateway);
   server.decorateRequest("credentials", null as never);
   server.addSchema(ErrorBody);
@@ -122,6 +128,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     app.register(prefetchRoutes);
     app.register(appRoutes);
     app.register(triggerRoutes);
+    app.register(hookRoutes, { hooks, secrets });
   });
   return server;
 }

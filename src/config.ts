@@ -8,6 +8,9 @@ import { parseArgs } from "node:util";
 import type { Protocol } from "./controlplane/client.ts";
 import { EndpointFilterError, type EndpointGroup, resolveEnabledEndpoints } from "./endpoints.ts";
 import type { ImageBuilderSetting } from "./image/builders.ts";
+import { taskAllowlist } from "./allowlist.ts";
+import { secretsFrom } from "./connectors/secrets.ts";
+import { HookConfigError, hooksFromOptions, readHooksFile } from "./hooks/definitions.ts";
 import { parseApiKeys } from "./local/auth.ts";
 import { DEFAULT_WINDOW_MS } from "./ops/rate-limit.ts";
 import { DEFAULTS, type FlyteWebhookOptions } from "./options.ts";
@@ -182,6 +185,19 @@ export function loadConfig(sources: ConfigSources): ServeConfig {
     };
   }
 
+  // Hooks read their secrets from FLYTE_SECRET_<NAME> variables, then FLYTE_WEBHOOK_SECRETS_DIR.
+  const secrets = secretsFrom({ env: sources.env, dir: v.secretsDir ? resolve(cwd, v.secretsDir) : undefined });
+  let hooks;
+  if (v.hooks) {
+    try {
+      hooks = readHooksFile(resolve(cwd, v.hooks));
+      hooksFromOptions(hooks, { allowTask: taskAllowlist(v.taskAllowlist), secrets });
+    } catch (err) {
+      if (err instanceof HookConfigError) throw new ConfigError(`${nameOf("hooks")} ${v.hooks}`, err.message);
+      throw err;
+    }
+  }
+
   return {
     port: v.port ?? 8080,
     host: v.host ?? "127.0.0.1",
@@ -199,6 +215,8 @@ export function loadConfig(sources: ConfigSources): ServeConfig {
       appAllowlist: v.appAllowlist,
       triggerAllowlist: v.triggerAllowlist,
       consoleUrl: v.consoleUrl,
+      hooks,
+      secrets,
       appCall: {
         timeoutMs: v.appCallTimeoutMs ?? DEFAULTS.appCallTimeoutMs,
         maxResponseBytes: v.appCallMaxBytes ?? DEFAULTS.appCallMaxBytes,

@@ -2,7 +2,7 @@
 // the filtering that decides which ones an instance serves. Routes look themselves up
 // here by name, so a disabled endpoint is neither routed nor documented.
 
-export const ENDPOINT_GROUPS = ["core", "task", "run", "app", "trigger", "build", "prefetch"] as const;
+export const ENDPOINT_GROUPS = ["core", "task", "run", "app", "trigger", "build", "prefetch", "hooks"] as const;
 export type EndpointGroup = (typeof ENDPOINT_GROUPS)[number];
 
 export const GROUP_DESCRIPTIONS: Record<EndpointGroup, string> = {
@@ -13,6 +13,7 @@ export const GROUP_DESCRIPTIONS: Record<EndpointGroup, string> = {
   trigger: "Activate and deactivate triggers",
   build: "Build container images",
   prefetch: "Prefetch Hugging Face models",
+  hooks: "Signed inbound webhooks (GitHub, Standard Webhooks, Slack) that start runs",
 };
 
 export interface Endpoint {
@@ -21,7 +22,7 @@ export interface Endpoint {
   readonly method: "GET" | "POST";
   /** Path in Fastify syntax (`:param`). */
   readonly path: string;
-  /** Served without credentials (only the health check). */
+  /** Served without a bearer token: the health check, and signed hooks that prove themselves by signature. */
   readonly public?: boolean;
   readonly summary: string;
 }
@@ -45,6 +46,7 @@ export const ENDPOINTS = [
   { name: "get_prefetch_hf_model", group: "prefetch", method: "GET", path: "/prefetch/hf-model/:run_name", summary: "Prefetch run status" },
   { name: "get_prefetch_hf_model_io", group: "prefetch", method: "GET", path: "/prefetch/hf-model/:run_name/io", summary: "Prefetch run inputs and outputs" },
   { name: "abort_prefetch_hf_model", group: "prefetch", method: "POST", path: "/prefetch/hf-model/:run_name/abort", summary: "Abort a prefetch run" },
+  { name: "hook", group: "hooks", method: "POST", path: "/hooks/:hook", public: true, summary: "Receive a signed webhook and start its run" },
 ] as const satisfies readonly Endpoint[];
 
 export type EndpointName = (typeof ENDPOINTS)[number]["name"];

@@ -1,5 +1,7 @@
 // Options of createFlyteWebhookApp and their defaults (those of the reference app).
+import type { SecretSource } from "./connectors/secrets.ts";
 import type { Protocol } from "./controlplane/client.ts";
+import type { HookDefinitions } from "./hooks/definitions.ts";
 import type { LoggerSetting } from "./logging.ts";
 import type { RateLimitOptions } from "./ops/rate-limit.ts";
 
@@ -55,6 +57,10 @@ export interface FlyteWebhookOptions {
   maxEventLoopDelayMs?: number;
   /** Fastify's trustProxy: whose X-Forwarded-For to believe for the client address (default none). */
   trustProxy?: boolean | number | string[];
+  /** Signed inbound webhooks served at `POST /hooks/{hook}`, by hook name (the `hooks` object of a hooks file). */
+  hooks?: HookDefinitions;
+  /** Where hooks find their signing secrets and service credentials, by name (default: `FLYTE_SECRET_<NAME>` variables). */
+  secrets?: SecretSource;
 }
 
 export const DEFAULTS = {

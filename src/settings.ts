@@ -177,7 +177,7 @@ export const SETTINGS = {
   name: row("name", "FLYTE_WEBHOOK_NAME", "`flyte-webhook`", "the app's name (app endpoints refuse to target it)", str),
   title: row("title", "FLYTE_WEBHOOK_TITLE", "`Flyte Webhook: {name}`", "OpenAPI title", str),
   description: row("description", "FLYTE_WEBHOOK_DESCRIPTION", "`A webhook service for Flyte operations`", "OpenAPI description", str),
-  endpointGroups: row("endpointGroups", "FLYTE_WEBHOOK_ENDPOINT_GROUPS", "all", "comma list of `all core task run app trigger build prefetch`", list),
+  endpointGroups: row("endpointGroups", "FLYTE_WEBHOOK_ENDPOINT_GROUPS", "all", "comma list of `all core task run app trigger build prefetch hooks`", list),
   endpoints: row("endpoints", "FLYTE_WEBHOOK_ENDPOINTS", "all", "comma list of endpoint names; not together with the groups", list),
   taskAllowlist: row("taskAllowlist", "FLYTE_WEBHOOK_TASK_ALLOWLIST", "every task", "comma list of `domain/project/name`, `project/name` or `name`", list),
   appAllowlist: row("appAllowlist", "FLYTE_WEBHOOK_APP_ALLOWLIST", "every app", "comma list of app names", list),
@@ -213,6 +213,8 @@ export const SETTINGS = {
   metrics: row("metrics", "FLYTE_WEBHOOK_METRICS", "`true`", "serve Prometheus metrics at `/metrics`", bool, { boolean: true }),
   metricsToken: row("metricsToken", "FLYTE_WEBHOOK_METRICS_TOKEN", "unset: the endpoints' auth", "bearer token for `/metrics` instead of control-plane credentials", str, { secret: true }),
   maxEventLoopDelayMs: row("maxEventLoopDelayMs", "FLYTE_WEBHOOK_MAX_EVENT_LOOP_DELAY_MS", "`1000`", "mean event-loop delay past which requests get 503 + `Retry-After`; `0`: never", integer(0, 60_000)),
+  hooks: row("hooks", "FLYTE_WEBHOOK_HOOKS", "unset: no hooks", "JSON file of signed inbound webhooks served at `POST /hooks/{hook}` (see Signed inbound webhooks)", str),
+  secretsDir: row("secretsDir", "FLYTE_WEBHOOK_SECRETS_DIR", "unset", "directory with one file per secret (a mounted Kubernetes Secret) for the hooks' signing secrets and service credentials; `FLYTE_SECRET_<NAME>` variables win over it", str),
   shutdownTimeoutMs: row("shutdownTimeoutMs", "FLYTE_WEBHOOK_SHUTDOWN_TIMEOUT_MS", "`10000`", "on SIGTERM/SIGINT, how long in-flight requests may take before the process exits", integer(0, 600_000)),
 } as const;
 
