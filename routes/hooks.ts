@@ -24,13 +24,13 @@ export interface HookRoutesOptions {
 const EMPTY = Buffer.alloc(0);
 
 const SignatureHeaders = Type.Object({
-  "x-hub-signature-256": Type.Optional(Type.String({ description: "github: `sha256=<hex HMAC-SHA256(secret, body)>`" })),
+  "x-hub-signature-256": Type.Optional(Type.String({ description: "github: `sha256=<hex HMAC-SHA256(secret, body)>`", examples: ["sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"] })),
   "x-github-event": Type.Optional(Type.String({ description: "github: the event, for filters and templates", examples: ["pull_request"] })),
-  "webhook-id": Type.Optional(Type.String({ description: "standard-webhooks: the delivery id; a replay of one id starts no second run" })),
-  "webhook-timestamp": Type.Optional(Type.String({ description: "standard-webhooks: seconds since the epoch, within 5 minutes of the gateway's clock" })),
-  "webhook-signature": Type.Optional(Type.String({ description: "standard-webhooks: space-separated `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`" })),
-  "x-slack-request-timestamp": Type.Optional(Type.String({ description: "slack: seconds since the epoch, within 5 minutes of the gateway's clock" })),
-  "x-slack-signature": Type.Optional(Type.String({ description: "slack: `v0=<hex HMAC-SHA256(secret, v0:timestamp:body)>`" })),
+  "webhook-id": Type.Optional(Type.String({ description: "standard-webhooks: the delivery id; a replay of one id starts no second run", examples: ["msg_p5jXN8AQM9LWM0D4loKWxJek"] })),
+  "webhook-timestamp": Type.Optional(Type.String({ description: "standard-webhooks: seconds since the epoch, within 5 minutes of the gateway's clock", examples: ["1614265330"] })),
+  "webhook-signature": Type.Optional(Type.String({ description: "standard-webhooks: space-separated `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`", examples: ["v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="] })),
+  "x-slack-request-timestamp": Type.Optional(Type.String({ description: "slack: seconds since the epoch, within 5 minutes of the gateway's clock", examples: ["1531420618"] })),
+  "x-slack-signature": Type.Optional(Type.String({ description: "slack: `v0=<hex HMAC-SHA256(secret, v0:timestamp:body)>`", examples: ["v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"] })),
 });
 
 const Payload = {
@@ -94,7 +94,10 @@ export default async function hookRoutes(app: App, { hooks, secrets }: HookRoute
       headers: SignatureHeaders,
       body: Payload,
       response: {
-        200: Type.Object({ challenge: Type.String() }, { description: "Slack's url_verification handshake, answered" }),
+        200: Type.Object(
+          { challenge: Type.String() },
+          { description: "Slack's url_verification handshake, answered", examples: [{ challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" }] },
+        ),
         202: Started,
         204: Type.Null({ description: "Verified, but the hook's filters leave this delivery out: nothing was run" }),
         401: { ...ErrorRef, description: "Missing, malformed, stale or wrong signature: nothing was run" },

@@ -25,6 +25,7 @@ const ALL_IMPLEMENTED = [
   "/app/{name}/call",
   "/trigger/{task_name}/{trigger_name}/activate",
   "/trigger/{task_name}/{trigger_name}/deactivate",
+  "/hooks/{hook}",
 ];
 
 let base: Stack; // no filter
@@ -132,7 +133,7 @@ describe("endpointGroups: [all] and no filter", () => {
   it("the OpenAPI tags list only groups that have a served endpoint", async () => {
     const s = await gateway({ gateway: { endpointGroups: ["all"] } });
     for (const doc of [await openapi(s), await openapi(base)]) {
-      expect(doc.tags.map((t: { name: string }) => t.name).sort()).toEqual(["app", "build", "core", "prefetch", "run", "task", "trigger"]);
+      expect(doc.tags.map((t: { name: string }) => t.name).sort()).toEqual(["app", "build", "core", "hooks", "prefetch", "run", "task", "trigger"]);
     }
   });
 

@@ -320,7 +320,11 @@ describe("GitHub deliveries (X-Hub-Signature-256)", () => {
     unlinkSync(join(secretsDir, "rotating-secret"));
     const gone = await stack.fetch("/hooks/rotating", { method: "POST", token: null, headers: githubHeaders(body, { event: "ping" }), body });
     expect(gone.status).toBe(503);
-    expect((await gone.json()).code).toBe("hook_unavailable");
+    const answer = (await gone.json()) as { code: string; detail: string };
+    expect(answer.code).toBe("hook_unavailable");
+    expect(answer.detail).not.toContain("rotating-secret");
+    // The operator learns which secret, by name, from the log.
+    expect(stack.logs.join("")).toContain('"secret_name":"rotating-secret"');
     writeFileSync(join(secretsDir, "rotating-secret"), GITHUB_SECRET);
     const back = await deliver("rotating", body, githubHeaders(body, { event: "ping" }));
     expect(back.status).toBe(202);
@@ -572,7 +576,7 @@ describe("what never leaves the gateway", () => {
   });
 
   it("the endpoint is documented in OpenAPI without a bearer requirement", async () => {
-    const { body } = await stack.call("/openapi.json");
+    const { body }: { body: any } = await stack.call("/openapi.json");
     const op = body.paths["/hooks/{hook}"].post;
     expect(op.tags).toEqual(["hooks"]);
     expect(op.security).toBeUndefined();

@@ -182,7 +182,7 @@ export function checkHooksUsable(hooks: ReadonlyMap<string, Hook>, context: { al
     for (const field of ["secret", "credential"] as const) {
       const secret = context.secrets.get(hook[field]);
       if (secret === undefined || secret === "") {
-        throw new HookConfigError(`hook "${hook.name}": ${field}: secret "${hook[field]}" is not set (${secretEnvName(hook[field])}, or a file of that name in the secrets directory)`);
+        throw new HookConfigError(`hook "${hook.name}": ${field}: secret "${hook[field]}" is not set (${secretEnvName(hook[field])}, or a file of that name in FLYTE_WEBHOOK_SECRETS_DIR)`);
       }
     }
     if (hook.verifier === "standard-webhooks" && !standardWebhooksKey(context.secrets.get(hook.secret)!)) {
