@@ -42,7 +42,11 @@ const Payload = {
 };
 
 const Started = Type.Object(
-  { name: Type.String({ description: "Run name, derived from the delivery" }), url: Type.String({ description: "Link to the run in the console" }) },
+  {
+    name: Type.String({ description: "Run name, derived from the delivery" }),
+    url: Type.String({ description: "Link to the run in the console" }),
+    text: Type.Optional(Type.String({ description: "slack only: the reply Slack shows to the user of a slash command or shortcut" })),
+  },
   {
     description: "The run was started, or was started by an earlier identical delivery (then `Idempotent-Replayed: true`)",
     examples: [{ name: "h0k3x9q2m1a8b7c6d5e4", url: "https://flyte.example.com/v2/domain/development/project/flytesnacks/runs/h0k3x9q2m1a8b7c6d5e4" }],
@@ -139,7 +143,10 @@ export default async function hookRoutes(app: App, { hooks, secrets }: HookRoute
       const run = await startRunOnce(controlPlane, creds, task, inputsFromJson(task.spec, inputs), runSpecs.get(hook.name)!, deliveryOnce(hook, verified, body, payload));
       request.auditDetail = { run: run.name, replayed: run.replayed };
       if (run.replayed) reply.header("idempotent-replayed", "true");
-      return reply.code(202).send({ name: run.name, url: runUrl(consoleBase, runDomain, runProject, run.name) });
+      const url = runUrl(consoleBase, runDomain, runProject, run.name);
+      // Slack shows a slash command's answer to its user: a line with the run's link.
+      const text = hook.verifier === "slack" ? { text: `Started run <${url}|${run.name}>` } : {};
+      return reply.code(202).send({ name: run.name, url, ...text });
     },
   });
 }

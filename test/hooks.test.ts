@@ -293,6 +293,12 @@ describe("GitHub deliveries (X-Hub-Signature-256)", () => {
     expect(res.status).toBe(415);
   });
 
+  it("a body over the app's body limit: 413, before anything is verified", async () => {
+    const body = JSON.stringify({ action: "opened", padding: "x".repeat(1024 * 1024) });
+    const res = await deliver("github-pr", body, githubHeaders(body));
+    expect(res.status).toBe(413);
+  });
+
   it("an unknown hook: 404, whatever is signed", async () => {
     const body = pullRequestEvent();
     const res = await deliver("no-such-hook", body, githubHeaders(body));
@@ -525,6 +531,7 @@ describe("Slack requests (X-Slack-Signature v0)", () => {
     const headers = slackHeaders(body, { contentType: "application/x-www-form-urlencoded" });
     const first = await deliver("slack-command", body, headers);
     expect(first.status).toBe(202);
+    expect(first.body.text).toBe(`Started run <${first.body.url}|${first.body.name}>`);
     expect(await inputsOf(first.body.name)).toEqual({ command: "/deploy", text: "staging now", user: "Steve" });
     const before = await runsOf("slack-command");
     const replay = await deliver("slack-command", body, headers);
