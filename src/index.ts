@@ -7,3 +7,5 @@ export { startLocalControlPlane, type LocalControlPlane, type LocalControlPlaneO
 export { readCatalogFile, readCatalog, parseCatalog, CatalogError } from "./local/catalog.ts";
 export type { Connector, ConnectorContext } from "./connectors/types.ts";
 export { webhookTask, type WebhookTaskDefinition, type WebhookTaskOptions } from "./webhook-task.ts";
+export { readHooksFile, HookConfigError, type HookDefinition, type HookDefinitions } from "./hooks/definitions.ts";
+export { secretsFrom, type SecretSource } from "./connectors/secrets.ts";
