@@ -59,7 +59,15 @@ export default async function runRoutes(app: App) {
       response: {
         200: {
           description: "An event stream",
-          content: { "text/event-stream": { schema: Type.String({ examples: ['id: 1\nevent: phase\ndata: {"name":"r3kx9q2m1","phase":"running","url":"…","done":false}\n\n'] }) } },
+          content: {
+            "text/event-stream": {
+              schema: Type.String(),
+              example:
+                'id: 1\nevent: phase\ndata: {"name":"r3kx9q2m1","phase":"running","url":"…","done":false}\n\n' +
+                'id: 2\nevent: phase\ndata: {"name":"r3kx9q2m1","phase":"succeeded","url":"…","done":true}\n\n' +
+                'id: 3\nevent: outputs\ndata: {"name":"r3kx9q2m1","outputs":{"x":3,"msg":"hello"}}\n\n',
+            },
+          },
         },
         404: ErrorRef,
       },

@@ -22,7 +22,7 @@ const VersionQuery = Type.Object({ version: Version });
 
 const RunTaskQuery = Type.Object({
   version: Version,
-  wait: Type.Boolean({ default: false, description: "Wait for the run to end (up to `timeout` seconds) before answering" }),
+  wait: Type.Boolean({ default: false, description: "Wait for the run to end (up to `timeout` seconds) before answering", examples: [true] }),
   timeout: Type.Optional(Type.Integer({ minimum: 1, description: `Seconds to wait with \`wait=true\` (default ${DEFAULTS.runWaitDefaultS}, or the gateway's maximum when lower)`, examples: [60] })),
   callback_url: Type.Optional(
     Type.String({

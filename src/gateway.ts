@@ -123,8 +123,20 @@ export async function noBodyIsEmptyObject(request: FastifyRequest): Promise<void
 export function requestSignal(app: App, reply: FastifyReply): AbortSignal {
   const gone = new AbortController();
   const res = reply.raw;
+  const { closing } = app.gateway;
+  // Closing the server waits for connections to go idle, and one that answers after closing
+  // began would then stay open for the client's keep-alive: it ends with its answer.
+  const lastAnswer = () => {
+    if (!res.headersSent) res.shouldKeepAlive = false;
+    else {
+      const socket = res.socket; // detached from the response by the time it has finished
+      res.once("finish", () => socket?.end());
+    }
+  };
+  closing.addEventListener("abort", lastAnswer, { once: true });
   res.once("close", () => {
+    closing.removeEventListener("abort", lastAnswer);
     if (!res.writableFinished) gone.abort();
   });
-  return AbortSignal.any([gone.signal, app.gateway.closing]);
+  return AbortSignal.any([gone.signal, closing]);
 }
