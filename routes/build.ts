@@ -6,6 +6,7 @@ import { runUrl } from "../src/controlplane/console.ts";
 import { inputsFromJson } from "../src/controlplane/interface.ts";
 import { badRequest, ErrorRef } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
+import { IdempotencyHeaders, markReplayed, onceFor, startRunOnce } from "../src/idempotency.ts";
 import { checkBuildParams, imageRequest, PLATFORMS, specToJson } from "../src/image/spec.ts";
 import { BUILD_TASK, systemTaskRef } from "../src/system-tasks.ts";
 
@@ -43,6 +44,7 @@ export default async function buildRoutes(app: App) {
         "Starts an image build: the Flyte Debian base image (or base_image), then apt_packages, then pip_packages. " +
         "Answers at once with the build run's link and the image name; the run fails if the image could not be built.",
       querystring: BuildQuery,
+      headers: IdempotencyHeaders,
       body: BuildBody,
       response: {
         200: Type.Object({
@@ -68,9 +70,10 @@ export default async function buildRoutes(app: App) {
           ],
         }),
         404: ErrorRef,
+        409: ErrorRef,
       },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { query, body } = request;
       const params = {
         ...query,
@@ -82,7 +85,16 @@ export default async function buildRoutes(app: App) {
       if (problems.length > 0) throw badRequest(problems.join("; "), "invalid_image_spec");
       const { spec, name, image } = imageRequest(params);
       const task = await controlPlane.getTask(request.credentials, systemTaskRef(BUILD_TASK), { cached: true });
-      const { name: run } = await controlPlane.startRun(request.credentials, task, inputsFromJson(task.spec, { spec: specToJson(spec), target_image: image }));
+      const started = await startRunOnce(
+        controlPlane,
+        request.credentials,
+        task,
+        inputsFromJson(task.spec, { spec: specToJson(spec), target_image: image }),
+        {},
+        onceFor(request, "build_image", params),
+      );
+      markReplayed(reply, started);
+      const run = started.name;
       const { domain, project } = controlPlane.settings;
       return {
         image_build_run_url: runUrl(consoleBase, domain, project, run),

@@ -7,6 +7,7 @@ import type { Credentials } from "../src/controlplane/client.ts";
 import { inputsFromJson } from "../src/controlplane/interface.ts";
 import { badRequest, ErrorRef, notFound } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
+import { IdempotencyHeaders, markReplayed, onceFor, startRunOnce } from "../src/idempotency.ts";
 import { artifactName, checkPrefetchParams } from "../src/prefetch/params.ts";
 import { AbortBody, checkedRun, Phase, RunIoBody, runInputsOutputs, runStatus, RunStatusBody } from "../src/runs.ts";
 import { isSystemTask, PREFETCH_TASK, systemTaskRef } from "../src/system-tasks.ts";
@@ -108,21 +109,24 @@ export default async function prefetchRoutes(app: App) {
     schema: {
       description: "Starts downloading a Hugging Face model repository; answers at once with the run.",
       querystring: PrefetchQuery,
+      headers: IdempotencyHeaders,
       body: ModalityBody,
-      response: { 200: PrefetchStarted, 404: ErrorRef, 422: ErrorRef },
+      response: { 200: PrefetchStarted, 404: ErrorRef, 409: ErrorRef, 422: ErrorRef },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const q = request.query;
       const problems = checkPrefetchParams(q);
       if (problems.length > 0) throw badRequest(problems.join("; "), "invalid_prefetch_request");
       const task = await controlPlane.getTask(request.credentials, systemTaskRef(PREFETCH_TASK), { cached: true });
       const given = Object.fromEntries(Object.entries({ ...q, modality: q.modality ?? request.body ?? undefined }).filter(([, v]) => v !== undefined));
-      const { run } = await controlPlane.startRun(request.credentials, task, inputsFromJson(task.spec, given), {
+      const runSpec = {
         // A forced prefetch must not be answered from a cached earlier run.
         overwriteCache: q.force > 0,
         labels: { values: { model: artifactName(q.repo, q.artifact_name) } },
-      });
-      const { name, url, phase, done } = runStatus(consoleBase, run.action);
+      };
+      const started = await startRunOnce(controlPlane, request.credentials, task, inputsFromJson(task.spec, given), runSpec, onceFor(request, "prefetch_hf_model", given));
+      markReplayed(reply, started);
+      const { name, url, phase, done } = runStatus(consoleBase, started.action);
       return { name, url, phase, done };
     },
   });

@@ -4,13 +4,16 @@
 import { Type } from "typebox";
 import type { Credentials } from "../src/controlplane/client.ts";
 import { ErrorRef, forbidden } from "../src/errors.ts";
-import { type App, route } from "../src/gateway.ts";
+import fastifySse from "@fastify/sse";
+import { type App, requestSignal, route } from "../src/gateway.ts";
+import { runEvents } from "../src/run-events.ts";
 import { AbortBody, checkedRun, RunIoBody, runInputsOutputs, runStatus, RunStatusBody } from "../src/runs.ts";
 
 const RunParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128, description: "Run name", examples: ["r3kx9q2m1"] }) });
 
 export default async function runRoutes(app: App) {
   const { controlPlane, allowTask, consoleBase } = app.gateway;
+  await app.register(fastifySse, { heartbeatInterval: app.gateway.events.heartbeatMs });
 
   /** Run details, after checking that the run's task is allowed. */
   const allowedRun = (creds: Credentials, name: string) =>
@@ -39,6 +42,42 @@ export default async function runRoutes(app: App) {
       const details = await allowedRun(request.credentials, request.params.name);
       const { name } = runStatus(consoleBase, details.action);
       return { name, ...(await runInputsOutputs(controlPlane, request.credentials, details)) };
+    },
+  });
+
+  route(app, "get_run_events", {
+    // No Accept negotiation: the endpoint only streams, and errors before the stream
+    // starts (403, 404) keep the one JSON error shape.
+    sse: { kind: "manual", heartbeat: true },
+    schema: {
+      description:
+        "Server-Sent Events of a run: `phase` now and at every change (`{name, phase, url, done, error?, progress?}`), " +
+        "`outputs` once it has ended (`{name, outputs}`, null unless it succeeded), then the stream ends. " +
+        "Heartbeat comments keep proxies from closing it; `timeout` ends a stream that reached its longest life, " +
+        "`error` one the control plane broke.",
+      params: RunParams,
+      response: {
+        200: {
+          description: "An event stream",
+          content: {
+            "text/event-stream": {
+              schema: Type.String(),
+              example:
+                'id: 1\nevent: phase\ndata: {"name":"r3kx9q2m1","phase":"running","url":"…","done":false}\n\n' +
+                'id: 2\nevent: phase\ndata: {"name":"r3kx9q2m1","phase":"succeeded","url":"…","done":true}\n\n' +
+                'id: 3\nevent: outputs\ndata: {"name":"r3kx9q2m1","outputs":{"x":3,"msg":"hello"}}\n\n',
+            },
+          },
+        },
+        404: ErrorRef,
+      },
+    },
+    handler: async (request, reply) => {
+      const { name } = request.params;
+      await allowedRun(request.credentials, name);
+      const expired = AbortSignal.timeout(app.gateway.events.maxMs);
+      const stop = AbortSignal.any([requestSignal(app, reply), expired]);
+      await reply.sse.send(runEvents(request, controlPlane, request.credentials, consoleBase, name, { stop, expired }));
     },
   });
 

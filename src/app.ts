@@ -62,6 +62,7 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
     frameworkErrors: handleFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const closing = new AbortController();
   const gateway: Gateway = {
     name,
     controlPlane,
@@ -77,6 +78,12 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
       forwardAuthorization: options.appCall?.forwardAuthorization ?? true,
     },
     appWaitMs: options.appWaitMs ?? DEFAULTS.appWaitMs,
+    runWaitMaxS: options.runWaitMaxS ?? DEFAULTS.runWaitMaxS,
+    events: {
+      heartbeatMs: options.events?.heartbeatMs ?? DEFAULTS.eventsHeartbeatS * 1000,
+      maxMs: options.events?.maxMs ?? DEFAULTS.eventsMaxS * 1000,
+    },
+    closing: closing.signal,
     rateLimits: { byIp: undefined, byCredential: () => undefined },
     root: server,
   };
@@ -95,6 +102,11 @@ export function createFlyteWebhookApp(options: FlyteWebhookOptions): App {
   );
   server.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
+    done();
+  });
+  // Before in-flight requests are waited for: long waits and event streams end now.
+  server.addHook("preClose", (done) => {
+    closing.abort();
     done();
   });
   server.addHook("onClose", async () => controlPlane.close());

@@ -5,7 +5,7 @@
 // checks the address and writes the rule.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { runUrl } from "./controlplane/console.ts";
-import { ActionPhase, HttpMethod, type InlineRuleSchema } from "./controlplane/idl.ts";
+import { ActionPhase, HttpMethod, type InlineRuleSchema, type RunSpecSchema } from "./controlplane/idl.ts";
 import { badRequest } from "./errors.ts";
 import { isForbiddenAddress } from "./outbound.ts";
 
@@ -73,4 +73,10 @@ export function callbackRule(url: string, consoleBase: string, project: string, 
       },
     },
   };
+}
+
+/** The run spec a start asks for: the callback rule when there is a callback, else nothing. */
+export function callbackRunSpec(url: string | undefined, consoleBase: string, project: string, domain: string): MessageInitShape<typeof RunSpecSchema> {
+  if (url === undefined) return {};
+  return { notificationSettings: { case: "notificationRules", value: { rules: [callbackRule(url, consoleBase, project, domain)] } } };
 }

@@ -224,6 +224,8 @@ export function loadConfig(sources: ConfigSources): ServeConfig {
         forwardAuthorization: v.appCallForwardAuth ?? true,
       },
       appWaitMs: v.appWaitTimeoutMs ?? DEFAULTS.appWaitMs,
+      runWaitMaxS: v.runWaitMaxS ?? DEFAULTS.runWaitMaxS,
+      events: { heartbeatMs: (v.eventsHeartbeatS ?? DEFAULTS.eventsHeartbeatS) * 1000, maxMs: (v.eventsMaxS ?? DEFAULTS.eventsMaxS) * 1000 },
       bodyLimit: v.bodyLimit ?? DEFAULTS.bodyLimit,
       corsOrigins: v.corsOrigins,
       trustProxy: v.trustProxy ?? false,

@@ -34,6 +34,7 @@ export const ENDPOINTS = [
   { name: "get_task", group: "task", method: "GET", path: "/task/:domain/:project/:name", summary: "Task metadata" },
   { name: "get_run", group: "run", method: "GET", path: "/run/:name", summary: "Run status" },
   { name: "get_run_io", group: "run", method: "GET", path: "/run/:name/io", summary: "Run inputs and outputs" },
+  { name: "get_run_events", group: "run", method: "GET", path: "/run/:name/events", summary: "Live run events (Server-Sent Events)" },
   { name: "abort_run", group: "run", method: "POST", path: "/run/:name/abort", summary: "Abort a run" },
   { name: "get_app", group: "app", method: "GET", path: "/app/:name", summary: "App status" },
   { name: "activate_app", group: "app", method: "POST", path: "/app/:name/activate", summary: "Activate an app" },

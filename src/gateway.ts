@@ -13,6 +13,7 @@ import type {
   RouteGenericInterface,
   RouteOptions,
   FastifyRequest,
+  FastifyReply,
 } from "fastify";
 import type { Allow, TaskRef, TriggerRef } from "./allowlist.ts";
 import type { AppCallSettings } from "./app-call.ts";
@@ -35,6 +36,12 @@ export interface Gateway {
   appCall: AppCallSettings;
   /** Deadline of activate/deactivate with `wait=true`, in milliseconds. */
   appWaitMs: number;
+  /** `run_task` with `wait=true`: the largest timeout, in seconds. */
+  runWaitMaxS: number;
+  /** Run event streams: heartbeat interval and longest life, in milliseconds. */
+  events: { heartbeatMs: number; maxMs: number };
+  /** Aborted when the app starts closing: waits answer and event streams end, so shutdown is not held up. */
+  closing: AbortSignal;
   /** Rate-limit hooks for protected endpoints (none when no limit is configured). */
   rateLimits: RateLimitHooks;
   /** The app's root scope, outside the operations layer: the liveness check is served there. */
@@ -107,4 +114,29 @@ export function route<S extends FastifySchema>(app: App, name: EndpointName, opt
 export async function noBodyIsEmptyObject(request: FastifyRequest): Promise<void> {
   // Only a missing body: a JSON `null` is a body, and not an object.
   if (request.body === undefined) request.body = {};
+}
+
+/**
+ * Aborts when the client goes away before its answer is complete, or the gateway starts
+ * closing: what long requests (waits, event streams) stop on.
+ */
+export function requestSignal(app: App, reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  const res = reply.raw;
+  const { closing } = app.gateway;
+  // Closing the server waits for connections to go idle, and one that answers after closing
+  // began would then stay open for the client's keep-alive: it ends with its answer.
+  const lastAnswer = () => {
+    if (!res.headersSent) res.shouldKeepAlive = false;
+    else {
+      const socket = res.socket; // detached from the response by the time it has finished
+      res.once("finish", () => socket?.end());
+    }
+  };
+  closing.addEventListener("abort", lastAnswer, { once: true });
+  res.once("close", () => {
+    closing.removeEventListener("abort", lastAnswer);
+    if (!res.writableFinished) gone.abort();
+  });
+  return AbortSignal.any([gone.signal, closing]);
 }

@@ -5,25 +5,48 @@
 // different request is told apart from a retry of the same one.
 import { createHash } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { Type } from "typebox";
 import type { ControlPlane, Credentials } from "./controlplane/client.ts";
-import { AnnotationsSchema, type Inputs, RunSpecSchema, type TaskDetails } from "./controlplane/idl.ts";
-import { ApiError, badRequest } from "./errors.ts";
+import { type Action, type ActionDetails, AnnotationsSchema, type Inputs, RunSpecSchema, type TaskDetails } from "./controlplane/idl.ts";
+import { ApiError } from "./errors.ts";
+import { callerHash } from "./ops/caller.ts";
 
 export const IDEMPOTENCY_HEADER = "idempotency-key";
 /** Annotation holding the digest of the request that created the run. */
 export const REQUEST_DIGEST_ANNOTATION = "flyte-webhook.io/request-sha256";
 
-/** Printable ASCII without spaces, as Stripe-style keys and UUIDs are. */
-const KEY = /^[\x21-\x7e]{1,255}$/;
+/** The header as endpoints that start runs accept it (printable ASCII, as UUIDs and Stripe-style keys are). */
+export const IdempotencyHeaders = Type.Object({
+  [IDEMPOTENCY_HEADER]: Type.Optional(
+    Type.String({
+      pattern: "^[\\x21-\\x7e]{1,255}$",
+      description:
+        "Makes the request safe to retry: the same key with the same request answers the run the first one started " +
+        "(with `Idempotent-Replayed: true`); the same key with a different request is a 409. Keys are per caller and endpoint.",
+      examples: ["7f9c2ba4-e88f-11e8-9f32-f2801f1b9fd1"],
+    }),
+  ),
+});
 
-/** The Idempotency-Key header, checked; undefined when absent. */
-export function idempotencyKey(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const value = headers[IDEMPOTENCY_HEADER];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || !KEY.test(value)) {
-    throw badRequest("Idempotency-Key must be one header of 1 to 255 printable ASCII characters without spaces", "bad_idempotency_key");
-  }
-  return value;
+/**
+ * The idempotent start a request asks for, if it sent a key: the run's name comes from
+ * the endpoint, the caller's credential hash and the key; the digest from `request`, the
+ * parts of the request that decide what the run does.
+ */
+export function onceFor(req: FastifyRequest, endpoint: string, request: unknown): Once | undefined {
+  const key = req.headers[IDEMPOTENCY_HEADER];
+  if (typeof key !== "string") return undefined;
+  return {
+    name: derivedRunName("i", [endpoint, callerHash(req) ?? "", key]),
+    digest: requestDigest(request),
+    what: "Idempotency-Key",
+  };
+}
+
+/** Tells a client its request was answered with an earlier run. */
+export function markReplayed(reply: FastifyReply, started: { replayed: boolean }): void {
+  if (started.replayed) reply.header("idempotent-replayed", "true");
 }
 
 const ALPHABET_SIZE = 36n;
@@ -67,6 +90,14 @@ export interface Once {
   what: string;
 }
 
+export interface StartedRun {
+  name: string;
+  /** True when an earlier identical request had started the run. */
+  replayed: boolean;
+  /** The run's root action as the plane reported it (its phase, for answers that show one). */
+  action: Action | ActionDetails | undefined;
+}
+
 /**
  * Starts a run, or, with `once`, finds the run an earlier identical request started:
  * `replayed` says which. A run of that name made by a different request is a 409.
@@ -78,12 +109,16 @@ export async function startRunOnce(
   inputs: Inputs,
   runSpec: MessageInitShape<typeof RunSpecSchema>,
   once: Once | undefined,
-): Promise<{ name: string; replayed: boolean }> {
-  if (!once) return { name: (await controlPlane.startRun(creds, task, inputs, runSpec)).name, replayed: false };
+): Promise<StartedRun> {
+  if (!once) {
+    const { name, run } = await controlPlane.startRun(creds, task, inputs, runSpec);
+    return { name, replayed: false, action: run.action };
+  }
   const annotated = create(RunSpecSchema, runSpec);
   annotated.annotations = create(AnnotationsSchema, { values: { ...annotated.annotations?.values, [REQUEST_DIGEST_ANNOTATION]: once.digest } });
   try {
-    return { name: (await controlPlane.startRun(creds, task, inputs, annotated, { name: once.name })).name, replayed: false };
+    const { name, run } = await controlPlane.startRun(creds, task, inputs, annotated, { name: once.name });
+    return { name, replayed: false, action: run.action };
   } catch (err) {
     if (!(err instanceof ApiError && err.code === "already_exists")) throw err;
   }
@@ -91,5 +126,5 @@ export async function startRunOnce(
   if (existing.runSpec?.annotations?.values[REQUEST_DIGEST_ANNOTATION] !== once.digest) {
     throw new ApiError(409, "idempotency_conflict", `this ${once.what} already started run ${once.name} for a different request`);
   }
-  return { name: once.name, replayed: true };
+  return { name: once.name, replayed: true, action: existing.action };
 }

@@ -47,6 +47,10 @@ export interface FlyteWebhookOptions {
   appCall?: { timeoutMs?: number; maxResponseBytes?: number; forwardAuthorization?: boolean };
   /** How long activate/deactivate with `wait=true` wait for the app's new state (default 120 s). */
   appWaitMs?: number;
+  /** `run_task` with `wait=true`: the largest `timeout` a caller may ask for, in seconds (default 300). */
+  runWaitMaxS?: number;
+  /** `/run/{name}/events`: heartbeat interval (default 15 s) and longest stream (default 1 h), in milliseconds. */
+  events?: { heartbeatMs?: number; maxMs?: number };
   /** Rate limits per client address and per credential; unset: no limits. */
   rateLimit?: RateLimitOptions;
   /** Origins allowed by CORS (`*` for any); unset: CORS off. */
@@ -79,4 +83,8 @@ export const DEFAULTS = {
   appCallTimeoutMs: 30_000,
   appCallMaxBytes: 10 * 1024 * 1024,
   appWaitMs: 120_000,
+  runWaitMaxS: 300,
+  runWaitDefaultS: 60,
+  eventsHeartbeatS: 15,
+  eventsMaxS: 3600,
 } as const;

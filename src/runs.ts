@@ -87,3 +87,28 @@ export async function runInputsOutputs(controlPlane: ControlPlane, creds: Creden
     outputs: data.outputs ? literalsToJson(data.outputs.literals) : null,
   };
 }
+
+/**
+ * Follows a run with WatchRunDetails until it ends or `boundMs` passes, whichever is first;
+ * answers the last details seen and whether the run had ended. `signal` (the caller went
+ * away, the gateway is closing) stops the wait early, as the bound does.
+ */
+export async function waitForRun(
+  controlPlane: ControlPlane,
+  creds: Credentials,
+  name: string,
+  boundMs: number,
+  signal: AbortSignal,
+): Promise<{ details: RunDetails | undefined; ended: boolean }> {
+  const stop = AbortSignal.any([AbortSignal.timeout(boundMs), signal]);
+  let last: RunDetails | undefined;
+  try {
+    for await (const details of controlPlane.watchRun(creds, name, stop)) {
+      last = details;
+      if (isTerminal(details.action?.status?.phase ?? 0)) return { details, ended: true };
+    }
+  } catch (err) {
+    if (!stop.aborted) throw err;
+  }
+  return { details: last, ended: false };
+}

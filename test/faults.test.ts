@@ -144,7 +144,7 @@ describe("faults of the control plane, every served endpoint", () => {
     const created = await plane.call("/run-task/development/flytesnacks/slow", { method: "POST", json: { x: 1 } });
     front = await planeFront(plane.plane.url);
     await plane.closeGateway();
-    stack = await attachGateway({ ...plane.plane, url: front.url }, plane.dir, { gateway: { deadlineMs: DEADLINE_MS } });
+    stack = await attachGateway({ ...plane.plane, url: front.url }, plane.dir, { gateway: { deadlineMs: DEADLINE_MS, runWaitMaxS: 1, events: { heartbeatMs: 200, maxMs: 300 } } });
     // stack.close() closes the plane; the first stack's gateway is already closed.
     list = probes(await servedOperations(stack.app), created.body.name);
     // The abort probe must not end the run the others read: abort a run of its own.

@@ -13,6 +13,7 @@ const ALL_IMPLEMENTED = [
   "/task/{domain}/{project}/{name}",
   "/run/{name}",
   "/run/{name}/io",
+  "/run/{name}/events",
   "/run/{name}/abort",
   "/build-image",
   "/prefetch/hf-model",

@@ -32,7 +32,9 @@ const seen: string[] = [];
 const failures: string[] = [];
 
 beforeAll(async () => {
-  stack = await startStack({ plane: { logger: pino({ level: "trace" }, sink) } });
+  // Waits and event streams are bounded well under the hang limit: a fuzzed `wait=1` or a
+  // stream of the slow run must answer, not hold the request.
+  stack = await startStack({ plane: { logger: pino({ level: "trace" }, sink) }, gateway: { runWaitMaxS: 1, events: { heartbeatMs: 200, maxMs: 500 } } });
   ops = await servedOperations(stack.app);
   // Real runs, so the run endpoints are fuzzed against names that exist too.
   for (const x of [1, 2, 3]) {

@@ -193,6 +193,21 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * The run's details now and at every change (WatchRunDetails), until the plane ends the
+   * stream or `signal` aborts it. The caller decides when to stop reading: breaking out of
+   * the loop cancels the stream. No deadline but the signal: streams last as long as
+   * their reader wants, so every reader passes one that ends.
+   */
+  async *watchRun(creds: Credentials, name: string, signal: AbortSignal): AsyncGenerator<RunDetails> {
+    try {
+      const stream = this.runs.watchRunDetails({ runId: this.runId(name) }, { headers: this.call(creds).headers, signal, timeoutMs: 0 /* none: the transport's default is for unary calls */ });
+      for await (const { details } of stream) if (details) yield details;
+    } catch (err) {
+      throw fromControlPlane(err, { notFound: `run ${name}` });
+    }
+  }
+
   /** Inputs and outputs of a run's root action. */
   async getRunData(creds: Credentials, details: RunDetails) {
     const actionId = details.action?.id;

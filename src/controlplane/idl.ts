@@ -53,6 +53,7 @@ export {
   RunDetailsSchema,
   type Run,
   RunSchema,
+  type Action,
   ActionSchema,
   type ActionDetails,
   ActionDetailsSchema,
