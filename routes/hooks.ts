@@ -4,7 +4,7 @@
 // turned into the inputs of a run of the hook's task, started with the hook's service
 // credential under a name derived from the delivery, so a replay starts nothing new.
 import { Type } from "typebox";
-import { callbackRule } from "../src/callbacks.ts";
+import { callbackRunSpec } from "../src/callbacks.ts";
 import type { SecretSource } from "../src/connectors/secrets.ts";
 import { runUrl } from "../src/controlplane/console.ts";
 import { inputsFromJson } from "../src/controlplane/interface.ts";
@@ -14,7 +14,7 @@ import { deliveryOnce } from "../src/hooks/delivery.ts";
 import { type Hook, standardWebhooksKey } from "../src/hooks/definitions.ts";
 import { hookInputs, passesFilters, readableHeaders, readPayload, slackChallenge } from "../src/hooks/payload.ts";
 import { verifyDelivery } from "../src/hooks/verifiers.ts";
-import { startRunOnce } from "../src/idempotency.ts";
+import { markReplayed, startRunOnce } from "../src/idempotency.ts";
 
 export interface HookRoutesOptions {
   hooks: ReadonlyMap<string, Hook>;
@@ -74,14 +74,7 @@ export default async function hookRoutes(app: App, { hooks, secrets }: HookRoute
     return value;
   };
 
-  const runSpecs = new Map(
-    [...hooks.values()].map((hook) => [
-      hook.name,
-      hook.callback_url
-        ? { notificationSettings: { case: "notificationRules" as const, value: { rules: [callbackRule(hook.callback_url, consoleBase, runProject, runDomain)] } } }
-        : {},
-    ]),
-  );
+  const runSpecs = new Map([...hooks.values()].map((hook) => [hook.name, callbackRunSpec(hook.callback_url, consoleBase, runProject, runDomain)]));
 
   route(app, "hook", {
     schema: {
@@ -142,7 +135,7 @@ export default async function hookRoutes(app: App, { hooks, secrets }: HookRoute
       const task = await controlPlane.getTask(creds, hook.task, { cached: true });
       const run = await startRunOnce(controlPlane, creds, task, inputsFromJson(task.spec, inputs), runSpecs.get(hook.name)!, deliveryOnce(hook, verified, body, payload));
       request.auditDetail = { run: run.name, replayed: run.replayed };
-      if (run.replayed) reply.header("idempotent-replayed", "true");
+      markReplayed(reply, run);
       const url = runUrl(consoleBase, runDomain, runProject, run.name);
       // Slack shows a slash command's answer to its user: a line with the run's link.
       const text = hook.verifier === "slack" ? { text: `Started run <${url}|${run.name}>` } : {};
