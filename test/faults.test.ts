@@ -59,6 +59,10 @@ async function planeFront(target: string) {
         req.pipe(stream);
       });
       stream.pipe(req);
+      // A cancel from the gateway reaches the plane, as through any HTTP/2 proxy.
+      stream.on("close", () => {
+        if (!req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
+      });
     };
     if (mode === "slow") setTimeout(forward, DEADLINE_MS * 4);
     else forward();

@@ -1,7 +1,7 @@
 // GET /run/{name}/events: Server-Sent Events of a run's phases and outputs, read over real
 // HTTP; the plane's watch streams are counted to prove none outlives its reader.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attachGateway, type Stack, startStack } from "./stack.ts";
+import { attachGateway, settle, type Stack, startStack } from "./stack.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -51,11 +51,6 @@ async function readEvents(res: Response, until: (events: SseEvent[]) => boolean 
 
 const start = async (task: string, x = 1) => (await stack.call(`/run-task/development/flytesnacks/${task}`, { method: "POST", json: { x } })).body.name as string;
 
-async function watchesClosed(): Promise<number> {
-  const deadline = Date.now() + 3000;
-  while (stack.plane.openWatches() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  return stack.plane.openWatches();
-}
 
 describe("run events", () => {
   it("streams every phase change, then the outputs, then ends", async () => {
@@ -73,7 +68,8 @@ describe("run events", () => {
     expect(events.at(-2)).toMatchObject({ event: "phase", data: { name, phase: "succeeded", done: true, url: expect.stringContaining(name) } });
     expect(events.at(-1)).toMatchObject({ event: "outputs", data: { name, outputs: { x: 4 } } });
     expect(events.map((e) => e.id)).toEqual(events.map((_, i) => String(i + 1)));
-    expect(await watchesClosed()).toBe(0);
+    await settle(() => stack.plane.openWatches() === 0);
+    expect(stack.plane.openWatches()).toBe(0);
   });
 
   it("for a run already ended: its phase and outputs at once", async () => {
@@ -113,12 +109,12 @@ describe("run events", () => {
       const res = await stack.fetch(`/run/${name}/events`, { signal: controllers[i]!.signal });
       return readEvents(res).catch(() => []);
     });
-    const deadline = Date.now() + 3000;
-    while (stack.plane.openWatches() < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await settle(() => stack.plane.openWatches() >= 3);
     expect(stack.plane.openWatches()).toBe(3);
     for (const c of controllers) c.abort();
     await Promise.all(readers);
-    expect(await watchesClosed()).toBe(0);
+    await settle(() => stack.plane.openWatches() === 0);
+    expect(stack.plane.openWatches()).toBe(0);
     for (const name of names) await stack.call(`/run/${name}/abort`, { method: "POST" });
   });
 
@@ -140,8 +136,7 @@ describe("run events: limits", () => {
       const events = await readEvents(await short.fetch(`/run/${name}/events`));
       expect(Date.now() - started).toBeLessThan(3000);
       expect(events.at(-1)).toMatchObject({ event: "timeout", data: { name } });
-      const deadline = Date.now() + 3000;
-      while (short.plane.openWatches() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await settle(() => short.plane.openWatches() === 0);
       expect(short.plane.openWatches()).toBe(0);
     } finally {
       await short.close();
@@ -171,8 +166,7 @@ describe("run events: limits", () => {
     expect(Date.now() - started).toBeLessThan(3000);
     const events = await reading;
     expect(events[0]).toMatchObject({ event: "phase" });
-    const deadline = Date.now() + 3000;
-    while (own.plane.openWatches() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await settle(() => own.plane.openWatches() === 0);
     expect(own.plane.openWatches()).toBe(0);
     await own.close();
   });

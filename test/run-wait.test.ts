@@ -5,7 +5,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunService } from "../src/controlplane/idl.ts";
-import { freePort, type Stack, startStack, TEST_CATALOG, TOKEN, OTHER_TOKEN } from "./stack.ts";
+import { freePort, OTHER_TOKEN, settle, type Stack, startStack, TEST_CATALOG, TOKEN } from "./stack.ts";
 
 let stack: Stack;
 let refusedPort: number;
@@ -29,12 +29,6 @@ const runs = () => createClient(RunService, createConnectTransport({ baseUrl: st
 const runId = (name: string) => ({ org: "", project: "flytesnacks", domain: "development", name });
 const headers = { authorization: `Bearer ${TOKEN}` };
 
-/** Polls until no watch stream is open in the plane (or fails after 3 s). */
-async function watchesClosed(): Promise<number> {
-  const deadline = Date.now() + 3000;
-  while (stack.plane.openWatches() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  return stack.plane.openWatches();
-}
 
 describe("run_task with wait=true", () => {
   it("answers 200 with the phase and outputs when the run ends within the timeout", async () => {
@@ -52,7 +46,8 @@ describe("run_task with wait=true", () => {
     // The task sleeps 1 s: the answer came when it ended, not at the timeout.
     expect(took).toBeGreaterThanOrEqual(900);
     expect(took).toBeLessThan(5000);
-    expect(await watchesClosed()).toBe(0);
+    await settle(() => stack.plane.openWatches() === 0);
+    expect(stack.plane.openWatches()).toBe(0);
   });
 
   it("answers 202 with the current phase when the run outlives the timeout", async () => {
@@ -63,7 +58,8 @@ describe("run_task with wait=true", () => {
     expect(body).toEqual({ name: body.name, url: expect.stringContaining(body.name), phase: "running", done: false });
     expect(took).toBeGreaterThanOrEqual(950);
     expect(took).toBeLessThan(4000);
-    expect(await watchesClosed()).toBe(0);
+    await settle(() => stack.plane.openWatches() === 0);
+    expect(stack.plane.openWatches()).toBe(0);
     // The run goes on after the answer.
     expect((await stack.call(`/run/${body.name}`)).body.phase).toBe("running");
     await stack.call(`/run/${body.name}/abort`, { method: "POST" });
@@ -102,12 +98,12 @@ describe("run_task with wait=true", () => {
     const pending = stack
       .fetch("/run-task/development/flytesnacks/slow?wait=true&timeout=30", { method: "POST", json: { x: 1 }, signal: controller.signal })
       .catch((err: Error) => err);
-    const deadline = Date.now() + 3000;
-    while (stack.plane.openWatches() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await settle(() => stack.plane.openWatches() !== 0);
     expect(stack.plane.openWatches()).toBeGreaterThan(0);
     controller.abort();
     expect(await pending).toBeInstanceOf(Error);
-    expect(await watchesClosed()).toBe(0);
+    await settle(() => stack.plane.openWatches() === 0);
+    expect(stack.plane.openWatches()).toBe(0);
   });
 });
 

@@ -15,9 +15,12 @@ export class Executor {
   /** Emits `runKeyString(key)` whenever that run's phase changes. */
   readonly events = new EventEmitter({ captureRejections: false });
   private readonly inflight = new Map<string, AbortController>();
+  private readonly stopping = new AbortController();
+  /** Aborted on close(): watches of runs end, so closing the server does not wait on their streams. */
+  readonly closed: AbortSignal = this.stopping.signal;
   private readonly waiting: RunKey[] = [];
   private running = 0;
-  private closed = false;
+  private accepting = true;
 
   constructor(
     private readonly store: Store,
@@ -36,7 +39,7 @@ export class Executor {
 
   /** Queues a stored run for execution. */
   submit(key: RunKey): void {
-    if (this.closed) return;
+    if (!this.accepting) return;
     this.waiting.push(key);
     this.pump();
   }
@@ -76,7 +79,8 @@ export class Executor {
 
   /** Stops taking work and cancels what is running; stored phases stay for recovery. */
   close(): void {
-    this.closed = true;
+    this.accepting = false;
+    this.stopping.abort();
     this.waiting.length = 0;
     for (const controller of this.inflight.values()) controller.abort();
   }

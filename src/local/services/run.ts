@@ -79,7 +79,7 @@ export function runService(plane: PlaneContext): Partial<ServiceImpl<typeof RunS
   /** Current details, then every change, until the run ends or the caller goes away. */
   async function* watch(key: RunKey, context: HandlerContext) {
     // Listen before the first read so no change between the two is missed.
-    const changes = on(executor.events, runKeyString(key), { signal: context.signal });
+    const changes = on(executor.events, runKeyString(key), { signal: AbortSignal.any([context.signal, executor.closed]) });
     try {
       let last: ActionPhase | undefined;
       for (;;) {
