@@ -3,7 +3,7 @@
 // Authorization/Cookie forwarded verbatim and a deadline on every call.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type CallOptions, type Client, Code, ConnectError, createClient, createContextKey, createContextValues, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, type Http2SessionManager } from "@connectrpc/connect-node";
 import { badGateway, fromControlPlane, notFound } from "../errors.ts";
 import {
   DataProxyService,
@@ -18,6 +18,7 @@ import {
   type TaskDetails,
   TaskService,
 } from "./idl.ts";
+import { GuardedHttp2SessionManager } from "./sessions.ts";
 
 export type Protocol = "connect" | "grpc" | "grpc-web";
 
@@ -71,7 +72,7 @@ export class ControlPlane {
 
   constructor(settings: ControlPlaneSettings) {
     this.settings = settings;
-    this.session = new Http2SessionManager(settings.endpoint, { idleConnectionTimeoutMs: 60_000 });
+    this.session = new GuardedHttp2SessionManager(settings.endpoint, { idleConnectionTimeoutMs: 60_000 });
     const transport = makeTransport(settings, this.session);
     this.transport = transport;
     this.identity = createClient(IdentityService, transport);
