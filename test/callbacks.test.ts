@@ -266,6 +266,18 @@ describe("completion callbacks", () => {
     expect((await stack.call("/run/refused-rule-0")).status).toBe(404);
   });
 
+  it("logs neither the signing secret, nor signatures, nor a receiver's path or query", async () => {
+    const name = await startRun("echo", `${rec.url}/hooks/T0/sekrit-path-token?token=sekrit-query`, { x: 9 });
+    const [req] = await arrivals(rec, "/hooks/T0/sekrit-path-token");
+    await until("delivered", () => logEntries(planeLogs, /delivered/).find((e) => e.run === name));
+    expect(logEntries(planeLogs, /delivered/).find((e) => e.run === name)?.receiver).toBe(rec.url);
+    const everything = [...planeLogs, ...stack.logs].join("\n");
+    for (const secret of [SECRET.slice("whsec_".length), "sekrit-path-token", "sekrit-query", String(req!.headers["webhook-signature"]).slice(3)]) {
+      expect(everything).not.toContain(secret);
+    }
+    for (const signature of rec.received.map((r) => String(r.headers["webhook-signature"]).slice(3))) expect(everything).not.toContain(signature);
+  });
+
   it("refuses a malformed FLYTE_LOCAL_CALLBACK_SECRET without echoing it", () => {
     const bad = "whsec_c2hvcnQ=";
     expect(() => loadConfig({ env: { FLYTE_LOCAL_CALLBACK_SECRET: bad } })).toThrow(/FLYTE_LOCAL_CALLBACK_SECRET: .*24 to 64 bytes/);

@@ -6,7 +6,6 @@
 // next start.
 import type { Logger } from "pino";
 import { request } from "undici";
-import { maskUrl } from "../logging.ts";
 import { describeOutboundFailure, forbiddenAddressOf, type OutboundDispatchers, outboundDispatchers } from "../outbound.ts";
 import type { CallbackSigner } from "./callback-signing.ts";
 import type { CallbackDelivery, CallbackStore } from "./callback-store.ts";
@@ -40,6 +39,18 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const messageId = (delivery: { id: string }) => `msg_${delivery.id}`;
+
+/**
+ * How logs name a receiver: its origin only. Callback URLs often carry their credential in
+ * the path (chat and CI hooks), which no log line may show.
+ */
+function receiverOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(invalid URL)";
+  }
+}
 
 export class CallbackDeliverer {
   private readonly settings: Required<Omit<CallbackOptions, "secret">>;
@@ -121,7 +132,7 @@ export class CallbackDeliverer {
     const attempts = delivery.attempts + 1;
     // Counted before sending, so a crash mid-attempt delays the delivery instead of losing it.
     if (!this.store.claim(delivery.id, Date.now() + attemptTimeoutMs + this.backoff(attempts))) return;
-    const fields = { run: delivery.run.name, delivery: messageId(delivery), url: maskUrl(delivery.url), attempt: attempts };
+    const fields = { run: delivery.run.name, delivery: messageId(delivery), receiver: receiverOf(delivery.url), attempt: attempts };
     let reason: string;
     let retry = true;
     try {
