@@ -358,7 +358,7 @@ describe("completion callbacks across restarts", () => {
       const closing = performance.now();
       await first.close({ keepDir: true });
       first = undefined;
-      expect(performance.now() - closing).toBeLessThan(2000);
+      expect(performance.now() - closing).toBeLessThan(5000); // far below the 30 s attempt deadline: nothing waited for it
 
       receiver.on("/hang-callback", (_req, res) => void res.writeHead(200).end());
       second = await startStack({ dir, catalog: hangCatalog, plane: options });
