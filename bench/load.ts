@@ -7,6 +7,7 @@
 //   connect   RunService.GetRunDetails straight to a control plane over one HTTP/2
 //             session, with the transport settings the gateway's own client uses
 //   run-task  POST run_task, then poll get_run until the run is done: one sample per run
+//   run-wait  POST run_task with wait=true: the answer comes when the run is done
 //   prefill   create `count` runs through the gateway as fast as it takes them
 //   mixed     the soak's traffic: a weighted mix of every endpoint at a fixed rate
 import { performance } from "node:perf_hooks";
@@ -17,7 +18,7 @@ import { Pool } from "undici";
 import { RunService } from "../src/controlplane/idl.ts";
 
 interface Job {
-  mode: "http" | "connect" | "run-task" | "prefill" | "mixed";
+  mode: "http" | "connect" | "run-task" | "run-wait" | "prefill" | "mixed";
   seconds?: number;
   connections?: number;
   url?: string;
@@ -150,6 +151,19 @@ async function main(): Promise<Result> {
       const p = pool(job.gateway!, connections);
       try {
         return await timed(connections, seconds, async () => (await runToEnd(p, job.task ?? "echo", { x: 1 })).ms);
+      } finally {
+        await p.close();
+      }
+    }
+    case "run-wait": {
+      const p = pool(job.gateway!, connections);
+      try {
+        return await timed(connections, seconds, async () => {
+          const start = performance.now();
+          const run = await getJson(p, "POST", `/run-task/development/flytesnacks/${job.task ?? "echo"}?wait=true&timeout=30`, { x: 1 });
+          if (run.phase !== "succeeded") throw new Error(`run ${run.name} ended ${run.phase}`);
+          return performance.now() - start;
+        });
       } finally {
         await p.close();
       }

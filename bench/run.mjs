@@ -3,7 +3,8 @@
 // every figure sits next to a baseline measured in the same run:
 //   /health               gateway vs a bare Fastify app answering the same JSON
 //   get_run               through the gateway vs GetRunDetails straight to the embedded plane
-//   run_task echo         end to end until succeeded, then again with 10k runs stored
+//   run_task echo         end to end until succeeded (polling get_run), then with wait=true,
+//                         then again polling with 10k runs stored
 //   startup               spawn to first /health 200, gateway vs bare Fastify
 //   RSS                   idle and under load, gateway vs bare Fastify
 // Writes bench/results.json and bench/results.md. BENCH_SECONDS sets the time per case.
@@ -94,9 +95,10 @@ async function main() {
   results.get_run = { direct_connect: direct.result, gateway: viaGateway.result };
 
   const fresh = await measured(gw.proc.pid, () => load({ mode: "run-task", gateway: gw.url, seconds: SECONDS, connections: RUN_LOOPS }));
+  const waited = await measured(gw.proc.pid, () => load({ mode: "run-wait", gateway: gw.url, seconds: SECONDS, connections: RUN_LOOPS }));
   const prefill = await load({ mode: "prefill", gateway: gw.url, count: PREFILL, connections: CONNECTIONS });
   const stored = await measured(gw.proc.pid, () => load({ mode: "run-task", gateway: gw.url, seconds: SECONDS, connections: RUN_LOOPS }));
-  results.run_task = { fresh: fresh.result, prefill: { runs: PREFILL, ...prefill }, with_history: stored.result };
+  results.run_task = { fresh: fresh.result, wait: waited.result, prefill: { runs: PREFILL, ...prefill }, with_history: stored.result };
   results.rss_mb.gateway_under_load = Math.max(viaGateway.peak, fresh.peak, stored.peak);
   results.rss_mb.gateway_after = rssMb(gw.proc.pid);
   await stop(gw.proc);
@@ -107,6 +109,9 @@ async function main() {
     get_run_added_p50_ms: plus(results.get_run.gateway.p50_ms, results.get_run.direct_connect.p50_ms),
     get_run_added_p99_ms: plus(results.get_run.gateway.p99_ms, results.get_run.direct_connect.p99_ms),
     get_run_cpu: ratio(results.get_run.gateway.server_cpu_us_per_req, results.get_run.direct_connect.server_cpu_us_per_req),
+    run_wait_throughput: ratio(results.run_task.wait.rps, results.run_task.fresh.rps),
+    run_wait_p50: ratio(results.run_task.wait.p50_ms, results.run_task.fresh.p50_ms),
+    run_wait_cpu: ratio(results.run_task.wait.server_cpu_us_per_req, results.run_task.fresh.server_cpu_us_per_req),
     run_task_throughput_with_history: ratio(results.run_task.with_history.rps, results.run_task.fresh.rps),
     run_task_p50_with_history: ratio(results.run_task.with_history.p50_ms, results.run_task.fresh.p50_ms),
     startup: ratio(results.startup_ms.gateway, results.startup_ms.bare),
@@ -137,6 +142,11 @@ function markdown(r) {
         `${q.get_run_cpu}x server CPU per request`,
     ),
     row("run_task echo until succeeded, empty store (baseline)", r.run_task.fresh, "1.00x"),
+    row(
+      "run_task echo with wait=true (one request per run, the plane's watch stream)",
+      r.run_task.wait,
+      `${q.run_wait_throughput}x runs/s, ${q.run_wait_p50}x p50, ${q.run_wait_cpu}x server CPU per run`,
+    ),
     row(
       `run_task echo until succeeded, ${r.run_task.prefill.runs} runs stored`,
       r.run_task.with_history,

@@ -56,8 +56,11 @@ async function startPlane(local: LocalPlaneConfig, org: string, project: string,
     org,
     imageBuilder: local.imageBuilder,
     hfPrefetch: { endpoint: local.hfEndpoint, roots: local.prefetchRoots },
+    callbacks: { secret: local.callbackSecret },
   });
   log.info({ url: plane.url, db: local.dbPath, catalog: local.catalogPath }, "embedded control plane listening");
+  // Where receivers find the key to verify completion callbacks with; never the key itself.
+  if (plane.callbackSecretFile) log.info({ file: plane.callbackSecretFile }, "completion callbacks are signed with the key kept in this file");
   return { plane, generated };
 }
 

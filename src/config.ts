@@ -27,6 +27,8 @@ export interface LocalPlaneConfig {
   /** Unset: a generated key kept in the data directory. */
   apiKeys: Array<{ token: string; subject: string }> | undefined;
   catalogPath: string;
+  /** `FLYTE_LOCAL_CALLBACK_SECRET`; unset: generated and kept in the data directory. */
+  callbackSecret: string | undefined;
   /** `FLYTE_LOCAL_SECRETS_DIR`: one file per secret, as Kubernetes mounts them. */
   secretsDir: string | undefined;
   imageBuilder: ImageBuilderSetting | undefined;
@@ -177,6 +179,7 @@ export function loadConfig(sources: ConfigSources): ServeConfig {
       dbPath,
       dataDir: dbPath === ":memory:" ? resolve(cwd, ".flyte-webhook") : dirname(dbPath),
       apiKeys: apiKeysSetting(v.localApiKeys, nameOf("localApiKeys")),
+      callbackSecret: v.localCallbackSecret,
       catalogPath: resolve(cwd, v.localCatalog ?? new URL("../examples/catalog.json", import.meta.url).pathname),
       secretsDir: v.localSecretsDir ? resolve(cwd, v.localSecretsDir) : undefined,
       imageBuilder: v.localImageBuilder,

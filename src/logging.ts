@@ -13,7 +13,8 @@ export const REDACT_PATHS = [
   "headers.cookie",
 ];
 
-const SECRET_PARAM = /token|key|secret|password|passwd|auth|signature|sig|session|cookie|code/i;
+// `callback`: a callback URL is often a credential itself (chat and CI hooks carry theirs in the path).
+const SECRET_PARAM = /token|key|secret|password|passwd|auth|signature|sig|session|cookie|code|callback/i;
 
 /** The URL with the values of secret-looking query parameters replaced by `***`. */
 export function maskUrl(url: string): string {

@@ -103,3 +103,26 @@ export async function readCapped(body: AsyncIterable<Uint8Array> & { destroy?(er
   }
   return Buffer.concat(chunks, size);
 }
+
+/** The address guard's refusal behind an outbound failure, if that is what it was. */
+export function forbiddenAddressOf(err: unknown): ForbiddenAddressError | undefined {
+  if (err instanceof ForbiddenAddressError) return err;
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof ForbiddenAddressError ? cause : undefined;
+}
+
+/** Why an outbound request failed, in words safe to show: no URL, no header, no body. */
+export function describeOutboundFailure(err: unknown, timeoutMs: number): string {
+  const forbidden = forbiddenAddressOf(err);
+  if (forbidden) return forbidden.message;
+  const name = (err as Error).name;
+  const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code;
+  if (name === "TimeoutError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") {
+    return `no answer within the timeout of ${timeoutMs / 1000} s`;
+  }
+  if (code === "ECONNREFUSED") return "the connection was refused";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "the host name could not be resolved";
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET") return "the connection was closed before the answer was complete";
+  if (code === "UND_ERR_INVALID_ARG" || name === "InvalidArgumentError") return `the request is invalid: ${(err as Error).message}`;
+  return `the request failed: ${code ?? (err as Error).message}`;
+}

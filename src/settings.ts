@@ -4,6 +4,7 @@
 // the README's configuration table lists the same rows.
 import { ENDPOINT_GROUPS } from "./endpoints.ts";
 import { type ImageBuilderSetting, parseImageBuilder } from "./image/builders.ts";
+import { callbackSecretProblem } from "./local/callback-signing.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -157,6 +158,14 @@ const imageBuilder: Parse<ImageBuilderSetting> = (value, name) => {
   }
 };
 
+/** A Standard Webhooks `whsec_` secret; the value is never repeated in the message. */
+const callbackSecret: Parse<string> = (value, name) => {
+  const given = text(value, name);
+  const problem = callbackSecretProblem(given);
+  if (problem) throw new ConfigError(name, problem);
+  return given.trim();
+};
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const PROTOCOLS = ["connect", "grpc", "grpc-web"] as const;
 
@@ -193,6 +202,7 @@ export const SETTINGS = {
   localAddr: row("localAddr", "FLYTE_LOCAL_ADDR", "`127.0.0.1:8089`", "embedded plane address", hostPort),
   localDb: row("localDb", "FLYTE_LOCAL_DB", "`./.flyte-webhook/flyte.db`", "embedded plane's SQLite file (the API key file sits beside it)", str),
   localApiKeys: row("localApiKeys", "FLYTE_LOCAL_API_KEYS", "generated", "`token=subject,...`; unset: one key is generated, kept in `api-key` (mode 0600) and printed at start", str, { secret: true }),
+  localCallbackSecret: row("localCallbackSecret", "FLYTE_LOCAL_CALLBACK_SECRET", "generated", "`whsec_…` key that signs completion callbacks (Standard Webhooks); unset: generated once and kept in `callback-secret` (mode 0600) beside the database", callbackSecret, { secret: true }),
   localCatalog: row("localCatalog", "FLYTE_LOCAL_CATALOG", "`examples/catalog.json`", "tasks to deploy into the embedded plane at start", str),
   localSecretsDir: row("localSecretsDir", "FLYTE_LOCAL_SECRETS_DIR", "unset", "directory with one file per secret (as Kubernetes mounts a Secret), for `{secrets.NAME}`; `FLYTE_SECRET_<NAME>` variables win over it", str),
   localImageBuilder: row("localImageBuilder", "FLYTE_LOCAL_IMAGE_BUILDER", "unset: image builds fail saying so", "`docker`, `podman` or `buildah` (on `PATH`), a path to one of them, or `tool=/path/to/executable`", imageBuilder),

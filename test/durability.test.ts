@@ -59,7 +59,7 @@ describe("kill -9 of the control plane during 100 concurrent runs", () => {
     );
     const port = await freePort();
     let plane = startPlane(port);
-    const endpoint = { url: `http://127.0.0.1:${port}`, port, openWatches: () => 0, scheduledTriggers: () => 0, close: async () => {} };
+    const endpoint = { url: `http://127.0.0.1:${port}`, port, openWatches: () => 0, scheduledTriggers: () => 0, pendingCallbacks: () => 0, callbackSecretFile: undefined, close: async () => {} };
     const gw: Stack = await attachGateway(endpoint, dir, { gateway: { deadlineMs: 3000 } });
     try {
       await until("the plane answers", async () => (await gw.call("/me")).status === 200);

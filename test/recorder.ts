@@ -26,7 +26,8 @@ export interface Recorder {
   close(): Promise<void>;
 }
 
-export async function startRecorder(): Promise<Recorder> {
+/** `port`: a fixed loopback port (a receiver coming back where it was); 0 picks a free one. */
+export async function startRecorder(port = 0): Promise<Recorder> {
   const received: Received[] = [];
   const responders = new Map<string, Responder>();
   const state = { abandoned: 0 };
@@ -43,11 +44,11 @@ export async function startRecorder(): Promise<Recorder> {
     if (responder) return responder(entry, res);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true }));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(port, "127.0.0.1", resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
     received,
     on: (path, responder) => void responders.set(path, responder),
     async waitFor(count, timeoutMs = 5000) {

@@ -8,7 +8,7 @@ import { type Outputs, OutputsSchema, type TaskSpec } from "../controlplane/idl.
 import { literalsToJson } from "../controlplane/interface.ts";
 import { parseTypeString, toLiteral } from "../controlplane/literals.ts";
 import { maskUrl } from "../logging.ts";
-import { ForbiddenAddressError, type OutboundDispatchers, outboundDispatchers, readCapped, ResponseTooLargeError } from "../outbound.ts";
+import { describeOutboundFailure, type OutboundDispatchers, outboundDispatchers, readCapped, ResponseTooLargeError } from "../outbound.ts";
 import { render, renderUrl, type TemplateScope, TemplateError, textOf } from "./template.ts";
 import { TaskFailure, type Connector, type ConnectorContext } from "./types.ts";
 import { parseWebhookConfig, type WebhookConfig } from "./webhook-config.ts";
@@ -58,20 +58,8 @@ function parseResponse(body: Buffer, contentType: string | undefined): unknown {
 
 /** A failed call's reason in words, without the caller's secrets. */
 function describeFailure(err: unknown, config: WebhookConfig): string {
-  if (err instanceof ForbiddenAddressError || (err as { cause?: unknown }).cause instanceof ForbiddenAddressError) {
-    return (err instanceof ForbiddenAddressError ? err : ((err as { cause: ForbiddenAddressError }).cause)).message;
-  }
   if (err instanceof ResponseTooLargeError) return `the response body is larger than max_response_bytes (${config.maxResponseBytes} bytes)`;
-  const name = (err as Error).name;
-  const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code);
-  if (name === "TimeoutError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT") {
-    return `no answer within the timeout of ${config.timeoutMs / 1000} s`;
-  }
-  if (code === "ECONNREFUSED") return "the connection was refused";
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "the host name could not be resolved";
-  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET") return "the connection was closed before the answer was complete";
-  if (code === "UND_ERR_INVALID_ARG" || name === "InvalidArgumentError") return `the request is invalid: ${(err as Error).message}`;
-  return `the request failed: ${code ?? (err as Error).message}`;
+  return describeOutboundFailure(err, config.timeoutMs);
 }
 
 export interface WebhookConnector extends Connector {

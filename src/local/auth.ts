@@ -50,17 +50,23 @@ export function parseApiKeys(text: string): Array<{ token: string; subject: stri
 }
 
 /**
- * The generated local key: created once with mode 0600 in the data directory and reused
- * on later starts, so a token pasted into a script keeps working.
+ * A secret generated once and kept with mode 0600 in `file`, reused on later starts, so a
+ * value pasted into a script or a receiver keeps working.
  */
-export function localApiKey(file: string): { token: string; created: boolean } {
+export function keptSecret(file: string, generate: () => string): { value: string; created: boolean } {
   if (existsSync(file)) {
-    const token = readFileSync(file, "utf8").trim();
-    if (token) return { token, created: false };
+    const value = readFileSync(file, "utf8").trim();
+    if (value) return { value, created: false };
   }
   mkdirSync(dirname(file), { recursive: true });
-  const token = `fw_${randomBytes(24).toString("base64url")}`;
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  const value = generate();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  return { token, created: true };
+  return { value, created: true };
+}
+
+/** The generated local key, kept in the data directory. */
+export function localApiKey(file: string): { token: string; created: boolean } {
+  const { value, created } = keptSecret(file, () => `fw_${randomBytes(24).toString("base64url")}`);
+  return { token: value, created };
 }

@@ -19,6 +19,7 @@ import { AppService, ClusterService, DataProxyService, IdentityService, RunServi
 import { AppDeployer } from "./app-deployer.ts";
 import { AppStore } from "./app-store.ts";
 import { ApiKeys } from "./auth.ts";
+import { type CallbackOptions, completionCallbacks } from "./callbacks.ts";
 import { type CatalogApp, CatalogError, type CatalogTask, type CatalogTrigger } from "./catalog.ts";
 import { Executor } from "./executor.ts";
 import type { PlaneContext } from "./plane-context.ts";
@@ -62,6 +63,8 @@ export interface LocalControlPlaneOptions {
   imageBuilder?: ImageBuilderSetting | undefined;
   /** Hugging Face Hub settings of the prefetch task (`HF_ENDPOINT`, deadlines). */
   hfPrefetch?: HfPrefetchOptions;
+  /** Completion callbacks: signing secret, retries and deadlines. */
+  callbacks?: CallbackOptions;
 }
 
 export interface LocalControlPlane {
@@ -72,6 +75,10 @@ export interface LocalControlPlane {
   openWatches(): number;
   /** Active triggers with a running cron job. */
   scheduledTriggers(): number;
+  /** Completion callbacks not yet delivered nor given up. */
+  pendingCallbacks(): number;
+  /** Where the generated callback signing secret is kept; undefined when one was given. */
+  callbackSecretFile: string | undefined;
   close(): Promise<void>;
 }
 
@@ -112,6 +119,8 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
   for (const trigger of options.triggers ?? []) declareTrigger(plane, triggers, trigger);
   const scheduler = new TriggerScheduler(plane, triggers);
 
+  // Before recovery: runs it fails deliver their callbacks too.
+  const callbacks = completionCallbacks(store, log, { ...options.callbacks, dataDir });
   const recovered = executor.recover();
   if (recovered.resumed + recovered.failed > 0) log.info(recovered, "runs in flight at the last stop were recovered");
 
@@ -130,6 +139,7 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     },
   });
   scheduler.start();
+  callbacks.start();
 
   return {
     url: server.url,
@@ -137,10 +147,13 @@ export async function startLocalControlPlane(options: LocalControlPlaneOptions):
     // events.on() also listens for "error"; count each watch once, by its run's event.
     openWatches: () => [executor.events, deployer.events].reduce((sum, events) => sum + watchers(events), 0),
     scheduledTriggers: () => scheduler.scheduled(),
+    pendingCallbacks: () => callbacks.pending(),
+    callbackSecretFile: callbacks.secretFile,
     async close() {
       scheduler.close();
       deployer.close();
       executor.close();
+      await callbacks.close();
       await server.close();
       await Promise.all([...connectors.values()].map((c) => c.close?.()));
       store.close();

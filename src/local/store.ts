@@ -84,6 +84,7 @@ export class Store {
    */
   readonly db: DatabaseSync;
   private readonly stmt: Record<string, StatementSync>;
+  private readonly finishHooks: Array<(run: RunRow) => void> = [];
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -179,23 +180,43 @@ export class Store {
     return this.stmt.requeue!.run(ActionPhase.QUEUED, key.org, key.project, key.domain, key.name).changes > 0;
   }
 
+  /**
+   * Adds work done in the same transaction as every move of a run to a terminal phase
+   * (completion callbacks are recorded there, so no crash can keep the one without the other).
+   */
+  onFinish(hook: (run: RunRow) => void): void {
+    this.finishHooks.push(hook);
+  }
+
   /** Moves a run to a terminal phase once; false when it had already ended. */
   finishRun(
     key: RunKey,
     phase: ActionPhase,
     result: { outputs?: Outputs; error?: string; abortReason?: string; abortedBy?: string },
   ): boolean {
-    return (
-      this.stmt.finish!.run(
-        phase,
-        result.outputs ? toBinary(OutputsSchema, result.outputs) : null,
-        result.error ?? null,
-        result.abortReason ?? null,
-        result.abortedBy ?? null,
-        Date.now(),
-        key.org, key.project, key.domain, key.name,
-      ).changes > 0
-    );
+    // A savepoint, not BEGIN: it nests inside a caller's transaction as well.
+    this.db.exec("SAVEPOINT finish_run");
+    try {
+      const changed =
+        this.stmt.finish!.run(
+          phase,
+          result.outputs ? toBinary(OutputsSchema, result.outputs) : null,
+          result.error ?? null,
+          result.abortReason ?? null,
+          result.abortedBy ?? null,
+          Date.now(),
+          key.org, key.project, key.domain, key.name,
+        ).changes > 0;
+      if (changed && this.finishHooks.length > 0) {
+        const run = this.getRun(key)!;
+        for (const hook of this.finishHooks) hook(run);
+      }
+      this.db.exec("RELEASE finish_run");
+      return changed;
+    } catch (err) {
+      this.db.exec("ROLLBACK TO finish_run; RELEASE finish_run");
+      throw err;
+    }
   }
 
   putOffloadedInputs(hash: string, inputs: Inputs): void {

@@ -15,6 +15,7 @@ import {
   type TaskSpec,
 } from "../../controlplane/idl.ts";
 import { subjectKey } from "../auth.ts";
+import { checkNotificationSettings } from "../callbacks.ts";
 import { runKeyString } from "../executor.ts";
 import { invalid, missing, nextToken, page, rootActionRun, runKey, type PlaneContext } from "../plane-context.ts";
 import { isTerminal } from "../../controlplane/phase.ts";
@@ -59,6 +60,7 @@ function completeInputs(spec: TaskSpec, inputs: Inputs): Inputs {
  */
 export function launchRun(plane: PlaneContext, key: RunKey, task: TaskRow, inputs: Inputs, runSpec: RunSpec, createdBy: string): RunRow {
   const type = task.spec.taskTemplate?.type ?? "";
+  checkNotificationSettings(runSpec);
   if (!plane.store.insertRun(key, task.id, type, completeInputs(task.spec, inputs), runSpec, createdBy)) {
     throw new ConnectError(`run ${key.name} already exists`, Code.AlreadyExists);
   }
