@@ -45,7 +45,6 @@ const Started = Type.Object(
   {
     name: Type.String({ description: "Run name, derived from the delivery" }),
     url: Type.String({ description: "Link to the run in the console" }),
-    text: Type.Optional(Type.String({ description: "slack only: the reply Slack shows to the user of a slash command or shortcut" })),
   },
   {
     description: "The run was started, or was started by an earlier identical delivery (then `Idempotent-Replayed: true`)",
@@ -91,9 +90,15 @@ export default async function hookRoutes(app: App, { hooks, secrets }: HookRoute
       headers: SignatureHeaders,
       body: Payload,
       response: {
-        200: Type.Object(
-          { challenge: Type.String() },
-          { description: "Slack's url_verification handshake, answered", examples: [{ challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" }] },
+        200: Type.Union(
+          [
+            Type.Object({ challenge: Type.String() }),
+            Type.Object({ name: Type.String(), url: Type.String(), text: Type.String() }),
+          ],
+          {
+            description: "slack only: the url_verification handshake answered, or a run started (Slack wants a 200; `text` is the line it shows the user)",
+            examples: [{ challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" }],
+          },
         ),
         202: Started,
         204: Type.Null({ description: "Verified, but the hook's filters leave this delivery out: nothing was run" }),
@@ -137,9 +142,10 @@ export default async function hookRoutes(app: App, { hooks, secrets }: HookRoute
       request.auditDetail = { run: run.name, replayed: run.replayed };
       markReplayed(reply, run);
       const url = runUrl(consoleBase, runDomain, runProject, run.name);
-      // Slack shows a slash command's answer to its user: a line with the run's link.
-      const text = hook.verifier === "slack" ? { text: `Started run <${url}|${run.name}>` } : {};
-      return reply.code(202).send({ name: run.name, url, ...text });
+      // Slack wants a 200 (within 3 s) and shows a slash command's answer to its user: a
+      // line with the run's link. Other senders get 202: started, not finished.
+      if (hook.verifier === "slack") return reply.code(200).send({ name: run.name, url, text: `Started run <${url}|${run.name}>` });
+      return reply.code(202).send({ name: run.name, url });
     },
   });
 }
