@@ -1,8 +1,7 @@
 // GET /run/{name}/events: Server-Sent Events of a run's phases and outputs, read over real
 // HTTP; the plane's watch streams are counted to prove none outlives its reader.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Agent, fetch as undiciFetch } from "undici";
-import { attachGateway, settle, type Stack, startStack, TOKEN } from "./stack.ts";
+import { attachGateway, ownClient, settle, type Stack, startStack } from "./stack.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -109,23 +108,14 @@ describe("run events", () => {
     expect(stack.plane.openWatches()).toBe(0);
     const names = await Promise.all([start("slow"), start("slow"), start("slow")]);
     const controllers = names.map(() => new AbortController());
-    // A client of its own: a fetch aborted early can leave an unused socket in a shared
-    // pool, and the gateway's close would wait for it.
-    const client = new Agent();
-    const readers = names.map(async (name, i) => {
-      const res = await undiciFetch(`${stack.base}/run/${name}/events`, {
-        headers: { authorization: `Bearer ${TOKEN}` },
-        signal: controllers[i]!.signal,
-        dispatcher: client,
-      });
-      return readEvents(res as unknown as Response);
-    });
+    const client = ownClient(stack.base);
+    const readers = names.map(async (name, i) => readEvents(await client.fetch(`/run/${name}/events`, { signal: controllers[i]!.signal })));
     await settle(() => stack.plane.openWatches() >= 3);
     expect(stack.plane.openWatches()).toBe(3);
     for (const c of controllers) c.abort();
     // Each reader ends with the abort it asked for.
     for (const outcome of await Promise.allSettled(readers)) expect(outcome.status).toBe("rejected");
-    await client.destroy();
+    await client.close();
     await settle(() => stack.plane.openWatches() === 0);
     expect(stack.plane.openWatches()).toBe(0);
     for (const name of names) await stack.call(`/run/${name}/abort`, { method: "POST" });

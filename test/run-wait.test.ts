@@ -5,7 +5,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunService } from "../src/controlplane/idl.ts";
-import { freePort, OTHER_TOKEN, settle, type Stack, startStack, TEST_CATALOG, TOKEN } from "./stack.ts";
+import { freePort, OTHER_TOKEN, ownClient, settle, type Stack, startStack, TEST_CATALOG, TOKEN } from "./stack.ts";
 
 let stack: Stack;
 let refusedPort: number;
@@ -95,13 +95,15 @@ describe("run_task with wait=true", () => {
 
   it("stops watching when the caller goes away", async () => {
     const controller = new AbortController();
-    const pending = stack
+    const client = ownClient(stack.base);
+    const pending = client
       .fetch("/run-task/development/flytesnacks/slow?wait=true&timeout=30", { method: "POST", json: { x: 1 }, signal: controller.signal })
       .catch((err: Error) => err);
     await settle(() => stack.plane.openWatches() !== 0);
     expect(stack.plane.openWatches()).toBeGreaterThan(0);
     controller.abort();
     expect(await pending).toBeInstanceOf(Error);
+    await client.close();
     await settle(() => stack.plane.openWatches() === 0);
     expect(stack.plane.openWatches()).toBe(0);
   });

@@ -1,5 +1,6 @@
 // Test harness: the real embedded control plane and the real gateway on ephemeral
 // loopback ports, spoken to over HTTP. Nothing is mocked.
+import { Agent, fetch as undiciFetch } from "undici";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -175,4 +176,23 @@ export async function freePort(): Promise<number> {
 export async function settle(check: () => boolean, timeoutMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * Requests on a client of their own, for tests that abort them: an aborted fetch can leave
+ * an unused socket in the shared pool, and closing the gateway would wait for it.
+ */
+export function ownClient(base: string) {
+  const agent = new Agent();
+  return {
+    fetch: (path: string, init: { method?: string; json?: unknown; signal?: AbortSignal } = {}) =>
+      undiciFetch(`${base}${path}`, {
+        method: init.method ?? "GET",
+        headers: { authorization: `Bearer ${TOKEN}`, ...(init.json !== undefined ? { "content-type": "application/json" } : {}) },
+        ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+        ...(init.signal ? { signal: init.signal } : {}),
+        dispatcher: agent,
+      }) as unknown as Promise<Response>,
+    close: () => agent.destroy(),
+  };
 }
