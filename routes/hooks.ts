@@ -11,10 +11,11 @@ import { inputsFromJson } from "../src/controlplane/interface.ts";
 import { ApiError, ErrorRef, forbidden, notFound } from "../src/errors.ts";
 import { type App, route } from "../src/gateway.ts";
 import { deliveryOnce } from "../src/hooks/delivery.ts";
-import { type Hook, standardWebhooksKey } from "../src/hooks/definitions.ts";
+import type { Hook } from "../src/hooks/definitions.ts";
 import { hookInputs, passesFilters, readableHeaders, readPayload, slackChallenge } from "../src/hooks/payload.ts";
 import { verifyDelivery } from "../src/hooks/verifiers.ts";
 import { markReplayed, startRunOnce } from "../src/idempotency.ts";
+import { standardWebhooksKey } from "../src/standard-webhooks.ts";
 
 export interface HookRoutesOptions {
   hooks: ReadonlyMap<string, Hook>;

@@ -9,6 +9,7 @@ import { Type, type Static } from "typebox";
 import { Value } from "typebox/value";
 import type { Allow, TaskRef } from "../allowlist.ts";
 import { checkCallbackUrl } from "../callbacks.ts";
+import { standardWebhooksKey } from "../standard-webhooks.ts";
 import { SECRET_NAME, type SecretSource, secretEnvName } from "../connectors/secrets.ts";
 import { referencedRoots, secretNames } from "../connectors/template.ts";
 import { ApiError } from "../errors.ts";
@@ -189,14 +190,6 @@ export function checkHooksUsable(hooks: ReadonlyMap<string, Hook>, context: { al
       throw new HookConfigError(`hook "${hook.name}": secret: secret "${hook.secret}" is not a Standard Webhooks key (base64, optionally after "whsec_")`);
     }
   }
-}
-
-/** The HMAC key of a Standard Webhooks secret: base64 after an optional `whsec_`; undefined when malformed. */
-export function standardWebhooksKey(secret: string): Buffer | undefined {
-  const encoded = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return undefined;
-  const key = Buffer.from(encoded, "base64");
-  return key.length > 0 ? key : undefined;
 }
 
 /** Reads a hooks file (`{"hooks": {...}}`) and answers its hooks, checked, in the form the `hooks` option takes. */

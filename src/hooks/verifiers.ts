@@ -4,7 +4,8 @@
 // timing-safe. A refusal says which part is wrong, never a value.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { standardWebhooksKey, type Verifier } from "./definitions.ts";
+import { isBase64, standardWebhooksKey } from "../standard-webhooks.ts";
+import type { Verifier } from "./definitions.ts";
 
 /** How far a signed timestamp may be from the gateway's clock, either way (Standard Webhooks and Slack). */
 export const TOLERANCE_S = 5 * 60;
@@ -78,7 +79,7 @@ export function verifyStandardWebhooks(secret: string, headers: IncomingHttpHead
   let matched = false;
   for (const entry of signatures.split(" ")) {
     const [version, encoded] = entry.split(",", 2);
-    if (version !== "v1" || !encoded || !/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) continue;
+    if (version !== "v1" || !encoded || !isBase64(encoded)) continue;
     if (sameBytes(Buffer.from(encoded, "base64"), expected)) matched = true;
   }
   return matched ? { ok: true, deliveryId: id, timestamp } : refuse("no v1 signature matches");

@@ -5,15 +5,16 @@
 // is a setting, or generated once and kept beside the plane's database.
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
+import { standardWebhooksKey } from "../standard-webhooks.ts";
 import { keptSecret } from "./auth.ts";
-
-const SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
 /** Why a value is not a usable `whsec_` secret, or undefined when it is; never repeats the value. */
 export function callbackSecretProblem(value: string): string | undefined {
-  const match = SECRET.exec(value.trim());
-  if (!match) return "expected whsec_ followed by base64";
-  const bytes = Buffer.from(match[1]!, "base64").length;
+  const secret = value.trim();
+  // Receivers' libraries expect the prefix, so the plane's own secret must have it.
+  const key = secret.startsWith("whsec_") ? standardWebhooksKey(secret) : undefined;
+  if (!key) return "expected whsec_ followed by base64";
+  const bytes = key.length;
   if (bytes < 24 || bytes > 64) return `the key after whsec_ must decode to 24 to 64 bytes, got ${bytes}`;
   return undefined;
 }
