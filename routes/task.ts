@@ -9,7 +9,7 @@ import { badRequest, ErrorRef, forbidden } from "../src/errors.ts";
 import { type App, noBodyIsEmptyObject, requestSignal, route } from "../src/gateway.ts";
 import { IdempotencyHeaders, markReplayed, onceFor, startRunOnce } from "../src/idempotency.ts";
 import { DEFAULTS } from "../src/options.ts";
-import { Phase, runInputsOutputs, runStatus, RunStatusBody, waitForRun } from "../src/runs.ts";
+import { endedRunOutputs, Phase, runStatus, RunStatusBody, waitForRun } from "../src/runs.ts";
 import type { TaskRef } from "../src/allowlist.ts";
 
 const TaskParams = Type.Object({
@@ -111,8 +111,7 @@ export default async function taskRoutes(app: App) {
       const details = waited.details ?? (await controlPlane.getRun(request.credentials, run.name));
       const status = runStatus(consoleBase, details.action);
       if (!status.done) return reply.code(202).send(status);
-      const { outputs } = status.phase === "succeeded" ? await runInputsOutputs(controlPlane, request.credentials, details) : { outputs: null };
-      return { ...status, outputs };
+      return { ...status, outputs: await endedRunOutputs(controlPlane, request.credentials, details, status.phase) };
     },
   });
 

@@ -5,7 +5,7 @@
 import type { FastifyRequest } from "fastify";
 import type { ControlPlane, Credentials } from "./controlplane/client.ts";
 import { errorBody, fromControlPlane } from "./errors.ts";
-import { runInputsOutputs, runStatus } from "./runs.ts";
+import { endedRunOutputs, runStatus } from "./runs.ts";
 
 export interface RunEvent {
   id?: string;
@@ -31,7 +31,7 @@ export async function* runEvents(
       last = seen;
       yield { id: String(++seq), event: "phase", data: status };
       if (status.done) {
-        const { outputs } = status.phase === "succeeded" ? await runInputsOutputs(controlPlane, creds, details) : { outputs: null };
+        const outputs = await endedRunOutputs(controlPlane, creds, details, status.phase);
         yield { id: String(++seq), event: "outputs", data: { name, outputs } };
         return;
       }

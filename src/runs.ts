@@ -88,6 +88,11 @@ export async function runInputsOutputs(controlPlane: ControlPlane, creds: Creden
   };
 }
 
+/** The outputs an ended run answers with: its outputs when it succeeded, else null (no data call). */
+export async function endedRunOutputs(controlPlane: ControlPlane, creds: Credentials, details: RunDetails, phase: string) {
+  return phase === "succeeded" ? (await runInputsOutputs(controlPlane, creds, details)).outputs : null;
+}
+
 /**
  * Follows a run with WatchRunDetails until it ends or `boundMs` passes, whichever is first;
  * answers the last details seen and whether the run had ended. `signal` (the caller went
